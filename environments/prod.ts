@@ -1,0 +1,56 @@
+import type { EnvironmentConfigInput } from "./schema.js";
+
+/** Production: blue/green across three AZs, NAT per AZ so one zone's outage cannot cut egress. */
+export const prod: EnvironmentConfigInput = {
+  name: "prod",
+  project: "mpg-model",
+  accountId: "333333333333",
+  region: "eu-west-1",
+  availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+  network: {
+    vpcCidr: "10.30.0.0/16",
+    subnets: [
+      { availabilityZone: "eu-west-1a", publicCidr: "10.30.0.0/24", privateCidr: "10.30.10.0/24" },
+      { availabilityZone: "eu-west-1b", publicCidr: "10.30.1.0/24", privateCidr: "10.30.11.0/24" },
+      { availabilityZone: "eu-west-1c", publicCidr: "10.30.2.0/24", privateCidr: "10.30.12.0/24" },
+    ],
+    natGateways: "per-az",
+    flowLogRetentionDays: 90,
+  },
+  fleet: {
+    instanceType: "c6i.large",
+    // Ubuntu 24.04 LTS amd64 (Canonical) in eu-west-1: replace with the current id for your region.
+    amiId: "ami-0a422d70f727fe93e",
+    amiHasRuntime: false,
+    nodeMajorVersion: 20,
+    instancesPerSlot: 3,
+    rootVolumeGiB: 20,
+  },
+  deployment: {
+    strategy: "blue-green",
+    deploymentConfig: "CodeDeployDefault.HalfAtATime",
+    trafficReroute: "automatic",
+    manualApprovalMinutes: 120,
+  },
+  access: {
+    loadBalancerCidrs: ["0.0.0.0/0"],
+    sshCidrs: ["10.0.0.0/8"],
+  },
+  service: { port: 8080, healthCheckPath: "/ready", logLevel: "info", maxBatchRows: 1000 },
+  loadBalancer: {
+    healthCheck: { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 3, unhealthyThreshold: 2 },
+    idleTimeoutSeconds: 60,
+    connectionDrainingSeconds: 120,
+    accessLogIntervalMinutes: 5,
+  },
+  alarms: { http5xxPerMinute: 5, unhealthyHosts: 1, evaluationMinutes: 2 },
+  revisions: { noncurrentVersionDays: 180 },
+  ci: {
+    circleciOrganizationId: "7d0c3f52-1a6e-4f1b-9a55-2f8d7c1e4b90",
+    circleciProjectId: "c5b1e0a4-8f2d-4c3b-b7e6-91a0d2f3e845",
+    createOidcProvider: true,
+  },
+  logRetentionDays: 90,
+  tags: { Project: "mpg-model", Environment: "prod", Owner: "ml-platform" },
+  backend: { type: "local" },
+};
