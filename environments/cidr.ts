@@ -21,10 +21,19 @@ export function parseIpv4Cidr(cidr: string): Ipv4Range {
   return { first, last: first + size - 1, prefix };
 }
 
-/** AWS rejects a CIDR whose host bits are set (10.0.0.5/16): say so before Terraform does. */
+/**
+ * AWS rejects a CIDR whose host bits are set (10.0.0.5/16): say so before Terraform does.
+ * A string that is no IPv4 CIDR at all passes here: the syntax check reports it.
+ */
 export function isNetworkAddress(cidr: string): boolean {
+  let range: Ipv4Range;
+  try {
+    range = parseIpv4Cidr(cidr);
+  } catch {
+    return true;
+  }
   const base = cidr.split("/")[0]!.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
-  return parseIpv4Cidr(cidr).first === base;
+  return range.first === base;
 }
 
 export function contains(outer: string, inner: string): boolean {

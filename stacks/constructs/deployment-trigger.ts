@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group/index.js";
@@ -41,6 +41,13 @@ export interface DeploymentTriggerProps {
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const HANDLER_ENTRY = join(REPO_ROOT, "release/handler.ts");
 
+/** Write-then-rename: parallel synths (test workers) never see half a file. */
+function writeAtomically(path: string, data: Uint8Array): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, data);
+  renameSync(temporary, path);
+}
+
 const built = new Map<string, string>();
 /**
  * Bundles release/handler.ts into `directory`/index.js, once per process. The AWS SDK stays
@@ -76,12 +83,10 @@ export function bundleHandler(directory: string): string {
   } catch {
     current = undefined;
   }
-  if (!current?.equals(code)) {
-    // Write-then-rename: parallel synths (test workers) never see half a file.
-    const temporary = `${target}.${process.pid}.tmp`;
-    writeFileSync(temporary, code);
-    renameSync(temporary, target);
-  }
+  if (!current?.equals(code)) writeAtomically(target, code);
+  // Says "CommonJS" wherever the directory sits (the repo's own package.json says "module").
+  const manifest = join(directory, "package.json");
+  if (!existsSync(manifest)) writeAtomically(manifest, Buffer.from('{ "type": "commonjs" }\n'));
   built.set(directory, directory);
   return directory;
 }

@@ -1,0 +1,47 @@
+/**
+ * Test helpers over a synthesized stack's Terraform JSON: find resources and data sources by
+ * type, and follow the `${aws_x.y.attr}` references cdktf writes between them.
+ */
+import type { EnvironmentConfig, EnvironmentName } from "../environments/index.js";
+import { buildApp } from "./app.js";
+import { Testing } from "./platform.js";
+
+export type Block = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- Terraform JSON is untyped by nature
+
+export interface SynthesizedStack {
+  readonly json: Block;
+  /** Bodies of every resource of a type, keyed by logical id. */
+  resources(type: string): Record<string, Block>;
+  dataSources(type: string): Record<string, Block>;
+  /** The one resource of a type whose logical id contains `fragment`. */
+  resource(type: string, fragment: string): Block;
+  /** The policy document a `${data.aws_iam_policy_document.x.json}` reference points at. */
+  policyDocument(reference: string): Block;
+}
+
+export function synthesizeStack(environments: Record<EnvironmentName, EnvironmentConfig>, name: EnvironmentName): SynthesizedStack {
+  const { stacks } = buildApp(environments, Testing.app().outdir);
+  return wrap(JSON.parse(Testing.synth(stacks[name], true)) as Block);
+}
+
+export function wrap(json: Block): SynthesizedStack {
+  const resources = (type: string): Record<string, Block> => json.resource?.[type] ?? {};
+  const dataSources = (type: string): Record<string, Block> => json.data?.[type] ?? {};
+  return {
+    json,
+    resources,
+    dataSources,
+    resource(type, fragment) {
+      const matches = Object.entries(resources(type)).filter(([id]) => id.includes(fragment));
+      if (matches.length !== 1) throw new Error(`expected one ${type} matching "${fragment}", found ${matches.map(([id]) => id).join(", ") || "none"}`);
+      return matches[0]![1];
+    },
+    policyDocument(reference) {
+      const match = /^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/.exec(reference);
+      if (!match) throw new Error(`not a policy document reference: ${reference}`);
+      const document = dataSources("aws_iam_policy_document")[match[1]!];
+      if (!document) throw new Error(`no policy document ${match[1]}`);
+      return document;
+    },
+  };
+}
