@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One-time machine set-up: the system tools the pipeline uses, then the exact npm dependencies.
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# Debian/Ubuntu packages, installed only when missing (needs root or sudo).
+install_debian_packages() {
+  local missing=()
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v unzip >/dev/null || missing+=(unzip)
+  ((${#missing[@]})) || return 0
+  command -v apt-get >/dev/null || die "please install: ${missing[*]} (no apt-get on this machine)"
+  local sudo=()
+  [[ $(id -u) == 0 ]] || sudo=(sudo)
+  log "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+check_terraform() {
+  if ! command -v terraform >/dev/null; then
+    die "terraform is not on PATH: install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install); the plan stage and the infrastructure tests need it"
+  fi
+  log "terraform $(terraform version -json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).terraform_version))')"
+}
+
+main() {
+  cd "$(dirname "${BASH_SOURCE[0]}")/.."
+  local node_major
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  [[ $node_major == 20 || $node_major -ge 22 ]] || die "Node.js 20 or >= 22 is required, found $(node --version)"
+  install_debian_packages
+  check_terraform
+  log "npm ci"
+  npm ci --no-audit --no-fund
+  log "ready: npm start (rehearse the pipeline), npm test (all tests)"
+}
+
+main "$@"
