@@ -6,7 +6,7 @@ import { EnvironmentConfigError, loadEnvironments } from "./environments/index.j
 import { buildApp } from "./stacks/app.js";
 
 try {
-  buildApp(loadEnvironments()).app.synth();
+  buildApp(loadEnvironments(), { projectRoot: import.meta.dirname }).app.synth();
 } catch (error) {
   if (!(error instanceof EnvironmentConfigError)) throw error;
   console.error(error.message);

@@ -147,6 +147,17 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     expect(stack.resource("aws_default_security_group", "network")).toMatchObject({ ingress: [], egress: [] });
   });
 
+  it("starts a deployment when a revision lands under the environment's prefix of its own bucket", () => {
+    const stack = stacks[name];
+    const notification = stack.resource("aws_s3_bucket_notification", "deployment-trigger");
+    expect(notification.bucket).toMatch(/^\$\{aws_s3_bucket\.revisions_bucket/);
+    expect(notification.lambda_function).toEqual([
+      expect.objectContaining({ events: ["s3:ObjectCreated:*"], filter_prefix: `releases/${name}/`, filter_suffix: ".zip" }),
+    ]);
+    const lambda = stack.resource("aws_lambda_function", "deployment-trigger");
+    expect(lambda.environment.variables).toMatchObject({ DEPLOYMENT_GROUP_NAME: `mpg-model-${name}`, DEPLOYMENT_STRATEGY: config.deployment.strategy, RELEASE_PREFIX: `releases/${name}/` });
+  });
+
   it("outputs what the release tools and clients need", () => {
     expect(Object.keys(stacks[name].json.output).sort()).toEqual(
       expect.arrayContaining(["codedeploy_application", "codedeploy_deployment_group", "load_balancer_dns_name", "release_prefix", "revision_bucket"]),

@@ -3,6 +3,7 @@ import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../environments/index.js";
 import { INITIAL_LIVE_SLOT, resourceNames, SLOTS, type Slot } from "../environments/names.js";
 import { CodeDeployDeployment } from "./constructs/codedeploy-deployment.js";
+import { DeploymentTrigger } from "./constructs/deployment-trigger.js";
 import { Fleet } from "./constructs/fleet.js";
 import { InstanceRole } from "./constructs/instance-role.js";
 import { LoadBalancer } from "./constructs/load-balancer.js";
@@ -24,8 +25,10 @@ export class EnvironmentStack extends TerraformStack {
   public readonly fleet: Fleet;
   public readonly loadBalancer: LoadBalancer;
   public readonly deployment: CodeDeployDeployment;
+  public readonly trigger: DeploymentTrigger;
 
-  constructor(scope: Construct, config: EnvironmentConfig) {
+  /** `projectRoot` is where the release code the stack packages (the trigger's handler) lives. */
+  constructor(scope: Construct, config: EnvironmentConfig, projectRoot: string) {
     super(scope, config.name);
     const names = resourceNames(config);
 
@@ -105,6 +108,14 @@ export class EnvironmentStack extends TerraformStack {
       loadBalancerName: this.loadBalancer.elb.name,
       deployment: config.deployment,
       rollbackAlarmNames: alarms.alarms.map((alarm) => alarm.alarmName),
+    });
+
+    // A new revision under this environment's prefix starts its deployment.
+    this.trigger = new DeploymentTrigger(this, "deployment-trigger", {
+      config,
+      projectRoot,
+      revisionBucketId: this.revisions.bucket.id,
+      revisionBucketArn: this.revisions.bucket.arn,
     });
 
     new TerraformOutput(this, "load_balancer_dns_name", { value: this.loadBalancer.elb.dnsName, description: "Where clients send prediction requests" });

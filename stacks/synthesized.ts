@@ -2,9 +2,12 @@
  * Test helpers over a synthesized stack's Terraform JSON: find resources and data sources by
  * type, and follow the `${aws_x.y.attr}` references cdktf writes between them.
  */
+import { resolve } from "node:path";
 import type { EnvironmentConfig, EnvironmentName } from "../environments/index.js";
 import { buildApp } from "./app.js";
 import { Testing } from "./platform.js";
+
+const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 
 export type Block = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- Terraform JSON is untyped by nature
 
@@ -20,7 +23,7 @@ export interface SynthesizedStack {
 }
 
 export function synthesizeStack(environments: Record<EnvironmentName, EnvironmentConfig>, name: EnvironmentName): SynthesizedStack {
-  const { stacks } = buildApp(environments, Testing.app().outdir);
+  const { stacks } = buildApp(environments, { projectRoot: PROJECT_ROOT, outdir: Testing.app().outdir });
   return wrap(JSON.parse(Testing.synth(stacks[name], true)) as Block);
 }
 

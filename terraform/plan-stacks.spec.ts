@@ -5,7 +5,7 @@
  */
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironments } from "../environments/index.js";
 import { buildApp } from "../stacks/app.js";
@@ -18,7 +18,7 @@ let plans: StackPlan[];
 
 beforeAll(async () => {
   if (!terraformVersion()) throw new TerraformMissingError();
-  buildApp(loadEnvironments(), synthDir).app.synth();
+  buildApp(loadEnvironments(), { projectRoot: resolve(import.meta.dirname, ".."), outdir: synthDir }).app.synth();
   plans = await planStacks({ synthDir, workRoot: join(synthDir, "work") });
 }, 180_000);
 

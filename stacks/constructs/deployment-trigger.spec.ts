@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket/index.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironment } from "../../environments/index.js";
+import { HANDLER_ENV_VARS } from "../../release/handler.js";
 import { TerraformStack, Testing } from "../platform.js";
 import { bundleHandler, DeploymentTrigger } from "./deployment-trigger.js";
 
@@ -31,7 +32,7 @@ function stackFor(envName: string, options: { reservedConcurrency?: number } = {
     secretKey: "test",
   });
   const bucket = new S3Bucket(stack, "revisions", { bucket: `mpg-model-${envName}-revisions-${config.accountId}-${config.region}` });
-  const trigger = new DeploymentTrigger(stack, "trigger", { config, revisionBucketId: bucket.id, revisionBucketArn: bucket.arn, buildDirectory: BUILD, ...options });
+  const trigger = new DeploymentTrigger(stack, "trigger", { config, revisionBucketId: bucket.id, revisionBucketArn: bucket.arn, projectRoot: REPO, buildDirectory: BUILD, ...options });
   return { stack, trigger, config };
 }
 
@@ -75,6 +76,11 @@ describe("DeploymentTrigger", () => {
     });
     expect(fn.filename).toMatch(/^assets\/.+\.zip$/);
     expect(only(dev.resource.aws_lambda_function)).toMatchObject({ environment: { variables: { DEPLOYMENT_STRATEGY: "in-place", RELEASE_PREFIX: "releases/dev/" } } });
+  });
+
+  it("sets exactly the environment variables the handler reads", () => {
+    const variables = (only(staging.resource.aws_lambda_function).environment as { variables: Record<string, string> }).variables;
+    expect(Object.keys(variables).sort()).toEqual([...HANDLER_ENV_VARS].sort());
   });
 
   it("lets the reserved concurrency be changed for accounts that cannot reserve any", () => {
@@ -142,7 +148,7 @@ describe("DeploymentTrigger", () => {
   it("bundles the handler deterministically, fast, without the AWS SDK or absolute paths", () => {
     const dir = join(REPO, ".tmp/deployment-trigger-determinism");
     const start = performance.now();
-    bundleHandler(dir);
+    bundleHandler(REPO, dir);
     const elapsed = performance.now() - start;
     const first = readFileSync(join(dir, "index.js"));
     expect(elapsed).toBeLessThan(1500); // ~100 ms here; generous for a loaded CI box
@@ -155,7 +161,7 @@ describe("DeploymentTrigger", () => {
   });
 
   it("ships a bundle that loads and answers an S3 event on its own (no project files needed)", async () => {
-    bundleHandler(BUILD);
+    bundleHandler(REPO, BUILD);
     const require = createRequire(join(BUILD, "index.js"));
     const env = { ENVIRONMENT_NAME: "dev", DEPLOY_REGION: "eu-west-1", APPLICATION_NAME: "a", DEPLOYMENT_GROUP_NAME: "g", LOAD_BALANCER_NAME: "lb", DEPLOYMENT_STRATEGY: "in-place", RELEASE_PREFIX: "releases/dev/", REVISION_BUCKET: "b" };
     Object.assign(process.env, env);
@@ -178,10 +184,16 @@ describe("DeploymentTrigger", () => {
     writeFileSync(cliConfig, existsSync(mirror) ? `provider_installation {\n  filesystem_mirror {\n    path = "${mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n` : "");
     const env = { ...process.env, TF_CLI_CONFIG_FILE: cliConfig, TF_IN_AUTOMATION: "1", TF_DATA_DIR: join(work, ".terraform"), AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" };
     const tf = (...args: string[]) => execFileSync("terraform", args, { cwd: dir, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    tf("init", "-input=false", "-no-color", "-backend=false");
-    expect(tf("validate", "-no-color")).toContain("Success");
-    const plan = tf("plan", "-input=false", "-no-color", "-refresh=false", "-lock=false");
-    expect(plan).toMatch(/aws_lambda_function\.trigger_function_\w+ will be created/);
-    expect(plan).toMatch(/Plan: 9 to add/);
+    try {
+      tf("init", "-input=false", "-no-color", "-backend=false");
+      expect(tf("validate", "-no-color")).toContain("Success");
+      const plan = tf("plan", "-input=false", "-no-color", "-refresh=false", "-lock=false");
+      expect(plan).toMatch(/aws_lambda_function\.trigger_function_\w+ will be created/);
+      // bucket + log group, queue, role, policy, function, invoke config, permission, notification
+      expect(plan).toMatch(/Plan: 9 to add, 0 to change, 0 to destroy/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });

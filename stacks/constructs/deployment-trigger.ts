@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group/index.js";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
@@ -34,12 +33,11 @@ export interface DeploymentTriggerProps {
    * unreserved executions; a fresh account with a quota of 10 cannot reserve any.
    */
   readonly reservedConcurrency?: number;
-  /** Where the bundled handler is written before cdktf archives it; default <repo>/.tmp/deployment-trigger. */
+  /** The repository root, where release/handler.ts lives: passed down from main.ts, which knows where it is. */
+  readonly projectRoot: string;
+  /** Where the bundled handler is written before cdktf archives it; default <projectRoot>/.tmp/deployment-trigger. */
   readonly buildDirectory?: string;
 }
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const HANDLER_ENTRY = join(REPO_ROOT, "release/handler.ts");
 
 /** Write-then-rename: parallel synths (test workers) never see half a file. */
 function writeAtomically(path: string, data: Uint8Array): void {
@@ -55,12 +53,13 @@ const built = new Map<string, string>();
  * fast. Output is byte-stable for the same sources (no timestamps, paths relative to the repo)
  * and only rewritten when it changes, so the asset hash and the plan stay stable.
  */
-export function bundleHandler(directory: string): string {
+export function bundleHandler(projectRoot: string, directory: string): string {
   const cached = built.get(directory);
   if (cached) return cached;
+  const entry = join(projectRoot, "release/handler.ts");
   const result = buildSync({
-    entryPoints: [HANDLER_ENTRY],
-    absWorkingDir: REPO_ROOT,
+    entryPoints: [entry],
+    absWorkingDir: projectRoot,
     bundle: true,
     platform: "node",
     target: "node20",
@@ -74,7 +73,7 @@ export function bundleHandler(directory: string): string {
     logLevel: "silent",
   });
   const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error(`esbuild produced no output for ${HANDLER_ENTRY}`);
+  if (!code) throw new Error(`esbuild produced no output for ${entry}`);
   mkdirSync(directory, { recursive: true });
   const target = join(directory, "index.js");
   let current: Buffer | undefined;
@@ -149,7 +148,15 @@ export class DeploymentTrigger extends Construct {
         {
           sid: "DeployToOwnGroup",
           effect: "Allow",
-          actions: ["codedeploy:CreateDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeployments", "codedeploy:GetDeployment", "codedeploy:BatchGetDeployments"],
+          actions: [
+            "codedeploy:CreateDeployment",
+            "codedeploy:GetDeploymentGroup",
+            // Points a blue/green group's original fleet at the slot the load balancer serves.
+            "codedeploy:UpdateDeploymentGroup",
+            "codedeploy:ListDeployments",
+            "codedeploy:GetDeployment",
+            "codedeploy:BatchGetDeployments",
+          ],
           resources: [groupArn],
         },
         {
@@ -183,7 +190,7 @@ export class DeploymentTrigger extends Construct {
     });
 
     const asset = new TerraformAsset(this, "code", {
-      path: bundleHandler(props.buildDirectory ?? join(REPO_ROOT, ".tmp/deployment-trigger")),
+      path: bundleHandler(props.projectRoot, props.buildDirectory ?? join(props.projectRoot, ".tmp/deployment-trigger")),
       type: AssetType.ARCHIVE,
     });
 

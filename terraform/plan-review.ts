@@ -1,0 +1,190 @@
+/**
+ * `npm run plan:review -- [--out DIR] [--aws-profile-prefix P] [--synth-dir DIR] [stack...]`
+ *
+ * The CI plan review: synthesize, then for every stack run terraform init + plan + show in the
+ * synthesized stack directory itself, against its real backend and with real (read-only, OIDC)
+ * credentials, never the offline override that `npm run plan` uses. Keeps each plan
+ * (`<stack>.tfplan`, `<stack>.plan.json` from `terraform show -json`, `<stack>.plan.txt` as terraform printed it) and the rendered `comment.md` in DIR,
+ * and posts or updates the comment on the pull request when GITHUB_TOKEN is set and the build
+ * belongs to one (CIRCLE_PULL_REQUEST). Plans run with -lock=false: a review never blocks an apply.
+ * Exit 0 when every stack planned (and the comment, if due, was posted), 1 otherwise.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { COMMENT_MARKER, renderPlanComment, type StackReview } from "./plan-comment.js";
+import { synthesizedStacks } from "./plan-stacks.js";
+import { changesFromShowJson, summarizeChanges } from "./plan-summary.js";
+import { terraformEnvironment } from "./provider-mirror.js";
+import { terraform, TerraformMissingError, terraformVersion } from "./terraform-cli.js";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+export interface ReviewStackOptions {
+  readonly stack: string;
+  /** The directory terraform runs in: cdktf.out/stacks/<stack> in CI. */
+  readonly workdir: string;
+  /** Where the plan files go. */
+  readonly outDir: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** init + plan + show of one stack in place. A failure becomes the review's `error`, not an exception. */
+export async function reviewStack(options: ReviewStackOptions): Promise<StackReview> {
+  const run = (args: string[]) => terraform(args, { cwd: options.workdir, env: options.env });
+  const planFile = join(resolve(options.outDir), `${options.stack}.tfplan`);
+  try {
+    await run(["init", "-input=false", "-no-color"]);
+    // plan's own output is the human-readable plan: keeping it saves a `terraform show` (a provider start).
+    const text = await run(["plan", "-input=false", "-no-color", "-lock=false", `-out=${planFile}`]);
+    await writeFile(join(options.outDir, `${options.stack}.plan.txt`), text);
+    const showJson = JSON.parse(await run(["show", "-json", planFile])) as unknown;
+    await writeFile(join(options.outDir, `${options.stack}.plan.json`), JSON.stringify(showJson));
+    const changes = changesFromShowJson(showJson);
+    return { stack: options.stack, summary: summarizeChanges(changes), changes };
+  } catch (error) {
+    return { stack: options.stack, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export interface PullRequest {
+  readonly owner: string;
+  readonly repo: string;
+  readonly number: number;
+}
+
+/** The pull request of a CircleCI build: CIRCLE_PULL_REQUEST is its URL (https://github.com/o/r/pull/12). */
+export function pullRequestFrom(env: NodeJS.ProcessEnv): PullRequest | undefined {
+  const url = env.CIRCLE_PULL_REQUEST ?? env.CIRCLE_PULL_REQUESTS?.split(",")[0];
+  if (!url) return undefined;
+  const match = /^https:\/\/[^/]+\/([^/]+)\/([^/]+)\/pull\/(\d+)\/?$/.exec(url.trim());
+  if (!match) throw new Error(`CIRCLE_PULL_REQUEST is not a pull request URL: ${url}`);
+  return { owner: match[1]!, repo: match[2]!, number: Number(match[3]) };
+}
+
+export interface PostOptions {
+  /** https://api.github.com, or GitHub Enterprise's /api/v3, or a test server. */
+  readonly apiBase: string;
+  readonly token: string;
+  readonly pullRequest: PullRequest;
+  readonly body: string;
+}
+
+export class GitHubError extends Error {
+  override readonly name = "GitHubError";
+}
+
+async function github(options: PostOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+  const url = `${options.apiBase.replace(/\/+$/, "")}${path}`;
+  const response = await fetch(url, {
+    method,
+    headers: {
+      Accept: "application/vnd.github+json",
+      Authorization: `Bearer ${options.token}`,
+      "X-GitHub-Api-Version": "2022-11-28",
+      "User-Agent": "plan-review",
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    const hint =
+      response.status === 401
+        ? " (the token is invalid or expired)"
+        : response.status === 403 || response.status === 404
+          ? " (the token needs write access to pull requests / issues of this repository)"
+          : "";
+    throw new GitHubError(`GitHub ${method} ${path} failed: ${response.status} ${response.statusText}${hint}: ${text.slice(0, 300)}`);
+  }
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/**
+ * Creates the plan review comment on the pull request, or updates ours (found by its marker) so
+ * each push leaves one up-to-date comment. Returns what it did and the comment's URL.
+ */
+export async function upsertComment(options: PostOptions): Promise<{ action: "created" | "updated"; url: string }> {
+  const { owner, repo, number } = options.pullRequest;
+  const base = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
+  let existing: { id: number } | undefined;
+  for (let page = 1; !existing; page++) {
+    const comments = (await github(options, "GET", `${base}/issues/${number}/comments?per_page=100&page=${page}`)) as Array<{ id: number; body?: string }>;
+    existing = comments.find((c) => c.body?.includes(COMMENT_MARKER));
+    if (comments.length < 100) break;
+  }
+  if (existing) {
+    const updated = (await github(options, "PATCH", `${base}/issues/comments/${existing.id}`, { body: options.body })) as { html_url: string };
+    return { action: "updated", url: updated.html_url };
+  }
+  const created = (await github(options, "POST", `${base}/issues/${number}/comments`, { body: options.body })) as { html_url: string };
+  return { action: "created", url: created.html_url };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      out: { type: "string", default: "plans/review" },
+      "aws-profile-prefix": { type: "string" },
+      "synth-dir": { type: "string" },
+      "github-api": { type: "string" },
+    },
+    allowPositionals: true,
+  });
+  if (!terraformVersion()) throw new TerraformMissingError();
+  const outDir = resolve(values.out);
+  await mkdir(outDir, { recursive: true });
+
+  let synthDir = values["synth-dir"] ? resolve(values["synth-dir"]) : undefined;
+  if (!synthDir) {
+    const synth = spawnSync(process.execPath, [join(ROOT, "stacks", "run-app.mjs"), "main.ts"], { cwd: ROOT, stdio: "inherit" });
+    if (synth.status !== 0) return synth.status ?? 1;
+    synthDir = join(ROOT, "cdktf.out");
+  }
+  const { env } = await terraformEnvironment(outDir);
+  const stacks = positionals.length ? positionals : await synthesizedStacks(synthDir);
+  const reviews: StackReview[] = [];
+  // One stack at a time: each holds a provider process, and the logs stay readable.
+  for (const stack of stacks) {
+    const profile = values["aws-profile-prefix"] ? { AWS_PROFILE: `${values["aws-profile-prefix"]}${stack}` } : {};
+    console.error(`planning ${stack}${profile.AWS_PROFILE ? ` as ${profile.AWS_PROFILE}` : ""}...`);
+    reviews.push(await reviewStack({ stack, workdir: join(synthDir, "stacks", stack), outDir, env: { ...env, ...profile } }));
+  }
+
+  const body = renderPlanComment(reviews, { commit: process.env.CIRCLE_SHA1, buildUrl: process.env.CIRCLE_BUILD_URL });
+  await writeFile(join(outDir, "comment.md"), body);
+  console.log(body);
+
+  let posted = true;
+  const token = process.env.GITHUB_TOKEN;
+  const pullRequest = pullRequestFrom(process.env);
+  if (!token) console.error("GITHUB_TOKEN is not set: the summary is in comment.md only (see docs/circleci.md to post it on pull requests)");
+  else if (!pullRequest) console.error("this build is not for a pull request (no CIRCLE_PULL_REQUEST): nothing to comment on");
+  else {
+    try {
+      const apiBase = values["github-api"] ?? process.env.GITHUB_API_URL ?? "https://api.github.com";
+      const result = await upsertComment({ apiBase, token, pullRequest, body });
+      console.error(`plan review comment ${result.action}: ${result.url}`);
+    } catch (error) {
+      posted = false;
+      console.error(error instanceof Error ? error.message : error);
+    }
+  }
+  const failed = reviews.filter((r) => r.error !== undefined);
+  for (const r of failed) console.error(`plan failed for ${r.stack}:\n${r.error}`);
+  return failed.length === 0 && posted ? 0 : 1;
+}
+
+if (resolve(process.argv[1] ?? "") === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    },
+  );
+}
