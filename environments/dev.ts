@@ -42,6 +42,7 @@ export const dev: EnvironmentConfigInput = {
   ci: {
     circleciOrganizationId: "7d0c3f52-1a6e-4f1b-9a55-2f8d7c1e4b90",
     circleciProjectId: "c5b1e0a4-8f2d-4c3b-b7e6-91a0d2f3e845",
+    vcsOrigin: "github.com/acme/mpg-model",
     createOidcProvider: true,
   },
   logRetentionDays: 14,

@@ -146,6 +146,11 @@ export const EnvironmentConfigSchema = z
       circleciOrganizationId: z.uuid("must be the CircleCI organization id (a UUID, Organization Settings > Overview)"),
       /** CircleCI project id (UUID): deploy roles trust tokens of this project only. */
       circleciProjectId: z.uuid("must be the CircleCI project id (a UUID, Project Settings > Overview)"),
+      /**
+       * The repository CircleCI builds, as its OIDC tokens name it (e.g. github.com/acme/mpg-model):
+       * release roles trust only main-branch tokens of this repository.
+       */
+      vcsOrigin: z.string().regex(/^[a-z0-9.-]+\.[a-z]+\/[\w.-]+\/[\w.-]+$/, "must be the repository as host/owner/name, e.g. github.com/acme/mpg-model"),
       /** One environment per AWS account creates the account's CircleCI OIDC provider; the others reference it. */
       createOidcProvider: z.boolean(),
     }),

@@ -2,6 +2,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../environments/index.js";
 import { INITIAL_LIVE_SLOT, resourceNames, SLOTS, type Slot } from "../environments/names.js";
+import { CircleciDeployRoles } from "./constructs/circleci-deploy-roles.js";
 import { CodeDeployDeployment } from "./constructs/codedeploy-deployment.js";
 import { DeploymentTrigger } from "./constructs/deployment-trigger.js";
 import { Fleet } from "./constructs/fleet.js";
@@ -26,6 +27,7 @@ export class EnvironmentStack extends TerraformStack {
   public readonly loadBalancer: LoadBalancer;
   public readonly deployment: CodeDeployDeployment;
   public readonly trigger: DeploymentTrigger;
+  public readonly circleci: CircleciDeployRoles;
 
   /** `projectRoot` is where the release code the stack packages (the trigger's handler) lives. */
   constructor(scope: Construct, config: EnvironmentConfig, projectRoot: string) {
@@ -118,11 +120,25 @@ export class EnvironmentStack extends TerraformStack {
       revisionBucketArn: this.revisions.bucket.arn,
     });
 
+    // What CircleCI may do here, through OIDC: plan on any branch; upload or promote from main.
+    this.circleci = new CircleciDeployRoles(this, "circleci", {
+      config,
+      revisionBucketArn: this.revisions.bucket.arn,
+      vcsOrigin: config.ci.vcsOrigin,
+    });
+
     new TerraformOutput(this, "load_balancer_dns_name", { value: this.loadBalancer.elb.dnsName, description: "Where clients send prediction requests" });
     new TerraformOutput(this, "codedeploy_application", { value: this.deployment.application.name });
     new TerraformOutput(this, "codedeploy_deployment_group", { value: this.deployment.group.deploymentGroupName });
     new TerraformOutput(this, "revision_bucket", { value: this.revisions.bucket.bucket, description: `Upload revisions under ${names.releasePrefix}` });
     new TerraformOutput(this, "release_prefix", { value: names.releasePrefix });
+    new TerraformOutput(this, "circleci_plan_role_arn", { value: this.circleci.planRole.arn });
+    const releaseRoles = {
+      circleci_upload_role_arn: this.circleci.uploadRole,
+      circleci_promote_role_arn: this.circleci.promoteRole,
+      circleci_promotion_source_role_arn: this.circleci.promotionSourceRole,
+    };
+    for (const [output, role] of Object.entries(releaseRoles)) if (role) new TerraformOutput(this, output, { value: role.arn });
   }
 
   private configureBackend(config: EnvironmentConfig): void {

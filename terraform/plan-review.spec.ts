@@ -5,15 +5,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadEnvironments } from "../environments/index.js";
-import { buildApp } from "../stacks/app.js";
-import { prepareOfflineWorkspace } from "./offline-workspace.js";
 import { COMMENT_MARKER } from "./plan-comment.js";
 import { GitHubError, pullRequestFrom, reviewStack, upsertComment } from "./plan-review.js";
 import { terraformEnvironment } from "./provider-mirror.js";
+import { terraform } from "./terraform-cli.js";
 
 const REPO = resolve(import.meta.dirname, "..");
-const WORK = join(REPO, ".tmp/plan-review-spec");
 
 interface Recorded {
   method: string;
@@ -85,30 +82,33 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
   });
 }
 
-describe("npm run plan:review, end to end with a real plan of dev", () => {
+describe("npm run plan:review, end to end with a real plan against existing state", () => {
   const github = new FakeGitHub();
-  let synthDir: string;
+  let root: string;
   let out: string;
   let result: Awaited<ReturnType<typeof run>>;
 
   beforeAll(async () => {
     await github.start();
-    synthDir = mkdtempSync(join(tmpdir(), "plan-review-"));
-    out = join(synthDir, "review");
-    buildApp(loadEnvironments(), { projectRoot: REPO, outdir: join(synthDir, "synth") }).app.synth();
-    // CI plans cdktf.out/stacks/<stack> in place with real credentials; here the stack directory is an
-    // offline copy (local state, placeholder keys) so that the same CLI runs with no AWS.
-    mkdirSync(WORK, { recursive: true });
-    const stacks = join(synthDir, "offline", "stacks");
-    mkdirSync(stacks, { recursive: true });
-    await prepareOfflineWorkspace(join(synthDir, "synth", "stacks", "dev"), join(WORK, "dev"));
-    await import("node:fs/promises").then((fs) => fs.symlink(join(WORK, "dev"), join(stacks, "dev")));
+    // A stack directory as cdktf leaves it (cdk.tf.json), with real local state. terraform_data is
+    // terraform's built-in resource: real init/apply/plan/show with no provider download and no AWS.
+    // (The dev stack itself is planned by plan-comment.spec.ts through the same reviewStack.)
+    root = mkdtempSync(join(tmpdir(), "plan-review-"));
+    out = join(root, "review");
+    const stack = join(root, "synth", "stacks", "demo");
+    mkdirSync(stack, { recursive: true });
+    const write = (resources: Record<string, object>) => writeFileSync(join(stack, "cdk.tf.json"), JSON.stringify({ resource: { terraform_data: resources } }));
+    write({ model: { triggers_replace: "v1" }, old: { input: "x" } });
+    const { env } = await terraformEnvironment(root);
+    await terraform(["init", "-input=false", "-no-color"], { cwd: stack, env });
+    await terraform(["apply", "-input=false", "-no-color", "-auto-approve"], { cwd: stack, env });
+    write({ model: { triggers_replace: "v2" }, added: { input: "y" } });
     // An earlier comment of ours (on the second page) must be updated, not duplicated.
     github.comments = [
       ...Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}` })),
       { id: 101, body: `${COMMENT_MARKER}\nold plan` },
     ];
-    result = await run(["--synth-dir", join(synthDir, "offline"), "--out", out, "--github-api", github.base, "dev"], {
+    result = await run(["--synth-dir", join(root, "synth"), "--out", out, "--github-api", github.base, "demo"], {
       ...process.env,
       GITHUB_TOKEN: "test-token-not-secret",
       CIRCLE_PULL_REQUEST: "https://github.com/acme/mpg-model/pull/12",
@@ -118,17 +118,23 @@ describe("npm run plan:review, end to end with a real plan of dev", () => {
   });
   afterAll(async () => {
     await github.stop();
-    rmSync(synthDir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   });
 
-  it("plans the stack and keeps the plan, its JSON, its text and the comment", () => {
+  it("plans the stack in place against its state, and keeps the plan, its JSON, its text and the comment", () => {
     expect(result.code, result.stderr).toBe(0);
-    for (const file of ["dev.tfplan", "dev.plan.json", "dev.plan.txt", "comment.md"]) expect(existsSync(join(out, file)), file).toBe(true);
-    const showJson = JSON.parse(readFileSync(join(out, "dev.plan.json"), "utf8")) as { resource_changes: unknown[] };
-    expect(showJson.resource_changes.length).toBeGreaterThan(20);
-    expect(readFileSync(join(out, "dev.plan.txt"), "utf8")).toMatch(/Plan: \d+ to add, 0 to change, 0 to destroy\./);
+    for (const file of ["demo.tfplan", "demo.plan.json", "demo.plan.txt", "comment.md"]) expect(existsSync(join(out, file)), file).toBe(true);
+    const showJson = JSON.parse(readFileSync(join(out, "demo.plan.json"), "utf8")) as { resource_changes: Array<{ address: string; change: { actions: string[] } }> };
+    expect(showJson.resource_changes.map((rc) => [rc.address, rc.change.actions.join("+")]).sort()).toEqual([
+      ["terraform_data.added", "create"],
+      ["terraform_data.model", "delete+create"],
+      ["terraform_data.old", "delete"],
+    ]);
+    expect(readFileSync(join(out, "demo.plan.txt"), "utf8")).toContain("Plan: 2 to add, 0 to change, 2 to destroy.");
     const comment = readFileSync(join(out, "comment.md"), "utf8");
     expect(result.stdout.trim()).toBe(comment.trim());
+    expect(comment).toContain("| demo | 1 | 0 | 1 | 1 |");
+    expect(comment).toContain("```diff\n- terraform_data.old\n! terraform_data.model\n+ terraform_data.added\n```");
     expect(comment).toContain("commit `abcdef012345`");
   });
 

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironments } from "../environments/index.js";
 import { buildApp } from "../stacks/app.js";
+import type { Block } from "../stacks/synthesized.js";
 import { OFFLINE_OVERRIDE_FILE } from "./offline-workspace.js";
 import { planStacks, type StackPlan } from "./plan-stacks.js";
 import { TerraformMissingError, terraformVersion } from "./terraform-cli.js";
@@ -22,7 +23,7 @@ beforeAll(async () => {
   plans = await planStacks({ synthDir, workRoot: join(synthDir, "work") });
 }, 180_000);
 
-async function synthesized(stack: string): Promise<Record<string, any>> {
+async function synthesized(stack: string): Promise<Block> {
   return JSON.parse(await readFile(join(synthDir, "stacks", stack, "cdk.tf.json"), "utf8"));
 }
 

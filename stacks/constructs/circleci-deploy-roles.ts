@@ -367,6 +367,7 @@ function planStatements(config: EnvironmentConfig, names: ResourceNames, partiti
         "lambda:GetFunctionCodeSigningConfig",
         "lambda:GetFunctionConcurrency",
         "lambda:GetFunctionEventInvokeConfig",
+        "lambda:GetRuntimeManagementConfig",
         "lambda:GetPolicy",
         "lambda:ListVersionsByFunction",
         "lambda:ListTags",

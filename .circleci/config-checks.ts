@@ -1,0 +1,339 @@
+/**
+ * Rules the pipeline must keep, checked on the parsed `.circleci/config.yml`. Each check returns
+ * the problems it found (empty when the rule holds), so that the spec can show the real config
+ * passes and that a broken one is caught, and `npm run ci:validate` can print them.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Ajv, type ErrorObject } from "ajv";
+import { parse } from "yaml";
+
+export const REPO = resolve(import.meta.dirname, "..");
+export const CONFIG_PATH = join(REPO, ".circleci", "config.yml");
+
+type Json = Record<string, unknown>;
+
+export interface WorkflowJob {
+  /** The name other entries `require` (the job name, or the entry's `name:`). */
+  readonly name: string;
+  /** The job definition it runs (approval entries name none). */
+  readonly job: string;
+  readonly type?: string;
+  readonly requires: string[];
+  readonly context: string[];
+  readonly branchesOnly?: string[];
+  readonly branchesIgnore?: string[];
+}
+
+export interface Config {
+  readonly raw: Json;
+  readonly text: string;
+  readonly jobs: Record<string, Json>;
+  readonly commands: Record<string, Json>;
+  readonly executors: Record<string, Json>;
+  readonly workflows: Record<string, WorkflowJob[]>;
+}
+
+const asObject = (value: unknown): Json => (value && typeof value === "object" && !Array.isArray(value) ? (value as Json) : {});
+const asList = (value: unknown): string[] => (value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
+
+export function parseConfig(text: string): Config {
+  const raw = asObject(parse(text));
+  const workflows: Record<string, WorkflowJob[]> = {};
+  for (const [name, workflow] of Object.entries(asObject(raw.workflows))) {
+    const entries = Array.isArray(asObject(workflow).jobs) ? (asObject(workflow).jobs as unknown[]) : [];
+    workflows[name] = entries.map((entry) => {
+      if (typeof entry === "string") return { name: entry, job: entry, requires: [], context: [] };
+      const [jobName, settings] = Object.entries(asObject(entry))[0] ?? ["?", {}];
+      const s = asObject(settings);
+      const branches = asObject(asObject(s.filters).branches);
+      return {
+        name: typeof s.name === "string" ? s.name : jobName,
+        job: jobName,
+        ...(typeof s.type === "string" ? { type: s.type } : {}),
+        requires: asList(s.requires),
+        context: asList(s.context),
+        ...(branches.only !== undefined ? { branchesOnly: asList(branches.only) } : {}),
+        ...(branches.ignore !== undefined ? { branchesIgnore: asList(branches.ignore) } : {}),
+      };
+    });
+  }
+  return { raw, text, jobs: asObject(raw.jobs) as Record<string, Json>, commands: asObject(raw.commands) as Record<string, Json>, executors: asObject(raw.executors) as Record<string, Json>, workflows };
+}
+
+export function loadConfig(path = CONFIG_PATH): Config {
+  return parseConfig(readFileSync(path, "utf8"));
+}
+
+/** Every shell command a job runs, with reusable commands expanded one level per use. */
+export function jobCommands(config: Config, jobName: string): string[] {
+  const out: string[] = [];
+  const visit = (steps: unknown, depth: number): void => {
+    if (!Array.isArray(steps) || depth > 5) return;
+    for (const step of steps) {
+      if (typeof step === "string") {
+        const command = config.commands[step];
+        if (command) visit(command.steps, depth + 1);
+        continue;
+      }
+      for (const [key, value] of Object.entries(asObject(step))) {
+        if (key === "run") out.push(typeof value === "string" ? value : String(asObject(value).command ?? ""));
+        else if (config.commands[key]) {
+          // Substitute the step's parameters so that `<< parameters.x >>` reads as the job uses it.
+          let body = JSON.stringify(config.commands[key].steps ?? []);
+          for (const [param, arg] of Object.entries(asObject(value))) body = body.replaceAll(`<< parameters.${param} >>`, String(arg).replaceAll('"', '\\"'));
+          visit(JSON.parse(body), depth + 1);
+        }
+      }
+    }
+  };
+  visit(config.jobs[jobName]?.steps, 0);
+  return out;
+}
+
+/** Workflow entries that run a job, by workflow. */
+function entries(config: Config): Array<{ workflow: string; entry: WorkflowJob }> {
+  return Object.entries(config.workflows).flatMap(([workflow, list]) => list.map((entry) => ({ workflow, entry })));
+}
+
+export function checkJobsExist(config: Config): string[] {
+  const problems: string[] = [];
+  for (const [workflow, list] of Object.entries(config.workflows)) {
+    const names = new Set(list.map((e) => e.name));
+    for (const entry of list) {
+      if (entry.type !== "approval" && !config.jobs[entry.job]) problems.push(`${workflow}: job ${entry.job} is not defined under jobs`);
+      for (const required of entry.requires) if (!names.has(required)) problems.push(`${workflow}: ${entry.name} requires ${required}, which is not in the workflow`);
+    }
+  }
+  return problems;
+}
+
+/** `npm run X` and `npm test` in any job must be scripts of package.json. */
+export function checkNpmScripts(config: Config, scripts: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const job of Object.keys(config.jobs)) {
+    for (const command of jobCommands(config, job)) {
+      for (const match of command.matchAll(/\bnpm\s+(?:run(?:-script)?\s+([\w:.-]+)|(test)\b)/g)) {
+        const script = match[1] ?? match[2]!;
+        if (!(script in scripts)) problems.push(`${job}: npm run ${script} is not a script in package.json`);
+      }
+    }
+  }
+  return [...new Set(problems)];
+}
+
+/** All jobs a workflow entry waits for, directly or through other jobs. */
+export function upstream(list: readonly WorkflowJob[], name: string): Set<string> {
+  const byName = new Map(list.map((e) => [e.name, e]));
+  const seen = new Set<string>();
+  const walk = (n: string) => {
+    for (const r of byName.get(n)?.requires ?? []) {
+      if (seen.has(r)) continue;
+      seen.add(r);
+      walk(r);
+    }
+  };
+  walk(name);
+  return seen;
+}
+
+/** Jobs that change an environment: anything that runs `release -- upload|promote|rollback`. */
+export function releaseJobs(config: Config): string[] {
+  return Object.keys(config.jobs).filter((job) => jobCommands(config, job).some((c) => /\bnpm run release -- (upload|promote|rollback)\b/.test(c)));
+}
+
+/**
+ * Release jobs run on main only, after the jobs that prove the change (tests, gate, plan...); the
+ * job that promotes to prod waits for an approval.
+ */
+export function checkReleaseGates(config: Config, mustFollow: readonly string[]): string[] {
+  const problems: string[] = [];
+  const release = new Set(releaseJobs(config));
+  if (release.size === 0) problems.push("no job releases anything (npm run release -- upload|promote)");
+  for (const { workflow, entry } of entries(config)) {
+    if (!release.has(entry.job)) continue;
+    const where = `${workflow}/${entry.name}`;
+    if (JSON.stringify(entry.branchesOnly) !== JSON.stringify(["main"]) || entry.branchesIgnore) problems.push(`${where} must be filtered to branches: only: main`);
+    const list = config.workflows[workflow]!;
+    const before = upstream(list, entry.name);
+    for (const job of mustFollow) if (!before.has(job)) problems.push(`${where} does not wait for ${job}`);
+    const toProd = jobCommands(config, entry.job).some((c) => /\bnpm run release -- (promote\b.*--to prod|upload\b.*--env prod|rollback\b.*--env prod)/.test(c));
+    if (toProd && ![...before].some((name) => list.find((e) => e.name === name)?.type === "approval")) problems.push(`${where} releases to prod without an approval job before it`);
+  }
+  for (const { workflow, entry } of entries(config)) {
+    if (entry.type === "approval" && (JSON.stringify(entry.branchesOnly) !== JSON.stringify(["main"]))) problems.push(`${workflow}/${entry.name}: the approval must also be main-only`);
+  }
+  return problems;
+}
+
+/** Jobs that assume AWS roles need a context: CircleCI issues OIDC tokens only to jobs that use one. */
+export function checkOidcJobsHaveContext(config: Config): string[] {
+  const problems: string[] = [];
+  for (const { workflow, entry } of entries(config)) {
+    const usesOidc = JSON.stringify(config.jobs[entry.job]?.steps ?? []).includes("aws-oidc-profiles");
+    if (usesOidc && entry.context.length === 0) problems.push(`${workflow}/${entry.name} assumes AWS roles but has no context, so it gets no OIDC token`);
+  }
+  return problems;
+}
+
+/** Every --profile/--from-profile/--to-profile a job passes must be a profile the same job configured. */
+export function checkProfiles(config: Config): string[] {
+  const problems: string[] = [];
+  for (const job of Object.keys(config.jobs)) {
+    const commands = jobCommands(config, job);
+    const configured = new Set<string>();
+    for (const step of (config.jobs[job]?.steps as unknown[] | undefined) ?? []) {
+      const profiles = asObject(asObject(step)["aws-oidc-profiles"]).profiles;
+      if (typeof profiles === "string") for (const pair of profiles.split(/\s+/)) configured.add(pair.split("=")[0]!);
+    }
+    const prefix = commands.join("\n").match(/--aws-profile-prefix\s+([\w-]+)/)?.[1];
+    if (prefix && ![...configured].some((p) => p.startsWith(prefix))) problems.push(`${job}: no profile starts with ${prefix}`);
+    for (const c of commands) {
+      for (const m of c.matchAll(/--(?:from-|to-)?profile\s+([\w-]+)/g)) if (!configured.has(m[1]!)) problems.push(`${job}: profile ${m[1]} is not configured in the job`);
+    }
+  }
+  return problems;
+}
+
+/** No credentials, tokens or account-bound ARNs in the file: those live in contexts. */
+export function checkNoSecrets(config: Config): string[] {
+  const problems: string[] = [];
+  const patterns: Array<[RegExp, string]> = [
+    [/\b(AKIA|ASIA)[A-Z0-9]{16}\b/, "an AWS access key id"],
+    [/aws_secret_access_key|AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SESSION_TOKEN/, "AWS key variables (use OIDC)"],
+    [/\b(ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}/, "a GitHub token"],
+    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a private key"],
+    [/arn:aws[a-z-]*:iam::\d{12}:role\//, "a role ARN (put it in a context)"],
+    [/\bxox[abpr]-[A-Za-z0-9-]+/, "a Slack token"],
+  ];
+  for (const [pattern, what] of patterns) if (pattern.test(config.text)) problems.push(`config contains ${what}`);
+  const environments = [
+    ...Object.values(config.executors).map((e) => e.environment),
+    ...Object.values(config.jobs).map((j) => j.environment),
+  ];
+  for (const env of environments) {
+    for (const [key, value] of Object.entries(asObject(env))) {
+      if (/TOKEN|SECRET|PASSWORD|PRIVATE|CREDENTIAL|API_KEY|ACCESS_KEY/i.test(key) && value !== undefined && !/^\$\{?[A-Z_]+\}?$/.test(String(value))) {
+        problems.push(`environment variable ${key} is set inline; secrets belong in a context`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** Docker images and orbs pinned to an exact version. */
+export function checkPinned(config: Config): string[] {
+  const problems: string[] = [];
+  const images = [...Object.values(config.executors), ...Object.values(config.jobs)].flatMap((x) => (Array.isArray(x.docker) ? x.docker : []).map((d) => String(asObject(d).image)));
+  if (images.length === 0) problems.push("no docker image found");
+  for (const image of images) if (!/^[\w./-]+(:\d+\.\d+\.\d+|@sha256:[0-9a-f]{64})$/.test(image)) problems.push(`image ${image} is not pinned to an exact version`);
+  for (const [alias, orb] of Object.entries(asObject(config.raw.orbs))) {
+    if (typeof orb !== "string" || !/^[\w-]+\/[\w-]+@\d+\.\d+\.\d+$/.test(orb)) problems.push(`orb ${alias} is not pinned to an exact version`);
+  }
+  return problems;
+}
+
+/** The lowest Node.js major a package.json `engines.node` range admits (e.g. ">=20.19 <21 || >=22.12" -> 20). */
+export function enginesMajor(range: string): number {
+  const majors = [...range.matchAll(/>=?\s*v?(\d+)/g)].map((m) => Number(m[1]));
+  if (majors.length === 0) throw new Error(`cannot read a minimum Node.js version from engines.node "${range}"`);
+  return Math.min(...majors);
+}
+
+/** Whether a version satisfies a simple engines range: `||` of space-separated `>=`, `>`, `<`, `<=` comparators. */
+export function satisfies(version: string, range: string): boolean {
+  const v = version.split(".").map(Number);
+  const cmp = (other: string): number => {
+    const o = other.split(".").map(Number);
+    for (let i = 0; i < 3; i++) {
+      const d = (v[i] ?? 0) - (o[i] ?? 0);
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
+  return range.split("||").some((part) =>
+    part
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .every((comparator) => {
+        const m = /^(>=|<=|>|<|=)?v?(\d+(?:\.\d+){0,2})$/.exec(comparator);
+        if (!m) throw new Error(`unsupported engines comparator "${comparator}"`);
+        const c = cmp(m[2]!);
+        return { ">=": c >= 0, "<=": c <= 0, ">": c > 0, "<": c < 0, "=": c === 0 }[m[1] ?? "="]!;
+      }),
+  );
+}
+
+/** Node.js images run the project's Node major, at a version the engines range admits. */
+export function checkNodeVersion(config: Config, engines: string, runtimeMajors: readonly number[]): string[] {
+  const problems: string[] = [];
+  const major = enginesMajor(engines);
+  const nodeImages = [...Object.values(config.executors), ...Object.values(config.jobs)]
+    .flatMap((x) => (Array.isArray(x.docker) ? x.docker : []).map((d) => String(asObject(d).image)))
+    .filter((image) => /\/node:/.test(image));
+  if (nodeImages.length === 0) problems.push("no Node.js image found");
+  for (const image of nodeImages) {
+    const version = image.split(":")[1] ?? "";
+    if (Number(version.split(".")[0]) !== major) problems.push(`${image} runs Node.js ${version.split(".")[0]}, the project runs ${major} (package.json engines)`);
+    if (!satisfies(version, engines)) problems.push(`${image}: ${version} does not satisfy engines.node "${engines}"`);
+    for (const runtime of new Set(runtimeMajors)) if (runtime !== major) problems.push(`an environment runs Node.js ${runtime} but CI tests on ${major}`);
+  }
+  return problems;
+}
+
+/** The dependency cache is keyed on the lock file, so a changed lock never restores stale modules. */
+export function checkCache(config: Config): string[] {
+  const steps = Object.values(config.jobs).flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
+  const keys = steps.flatMap((s) => [asObject(asObject(s).save_cache).key, ...asList(asObject(asObject(s).restore_cache).keys)]).filter((k) => k !== undefined).map(String);
+  if (keys.length === 0) return ["no dependency cache"];
+  return keys.filter((k) => !k.includes('{{ checksum "package-lock.json" }}')).map((k) => `cache key ${k} is not keyed on package-lock.json`);
+}
+
+/** What CI keeps: test results, the bundle, the plans and the model report. */
+export function checkArtifacts(config: Config): string[] {
+  const steps = Object.values(config.jobs).flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
+  const stored = steps.map((s) => asObject(asObject(s).store_artifacts).path).filter(Boolean).map(String);
+  const problems: string[] = [];
+  if (!steps.some((s) => asObject(s).store_test_results)) problems.push("no store_test_results");
+  const testCommands = Object.keys(config.jobs).flatMap((job) => jobCommands(config, job)).filter((c) => /\bnpm test\b/.test(c));
+  if (!testCommands.some((c) => /--reporter[= ]junit/.test(c))) problems.push("npm test does not write a junit report for store_test_results");
+  for (const [what, path] of [
+    ["the bundle", "dist"],
+    ["the review plans", "plans/review"],
+    ["the model report", "reports"],
+  ] as const) {
+    if (!stored.includes(path)) problems.push(`${what} (${path}) is not stored as an artifact`);
+  }
+  return problems;
+}
+
+/** Jobs every release job must wait for. */
+export const RELEASE_PREREQUISITES = ["unit-tests", "model-gate", "plan-review", "lint-typecheck", "synth-validate", "bundle", "shellcheck"] as const;
+
+/** Schema errors of `document`, one readable line each (instance path, then what is wrong). */
+export function schemaErrors(schema: object, document: unknown): string[] {
+  // strict: false because the schema is CircleCI's, written for its language server, not for Ajv's strict mode.
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  ajv.addFormat("uri", (value: string) => URL.canParse(value));
+  const validate = ajv.compile(schema);
+  if (validate(document)) return [];
+  return (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ""}`);
+}
+
+/** The project's rules, for a config text and the package.json it runs with. */
+export function projectProblems(text: string, packageJson: { scripts?: Record<string, string>; engines?: { node?: string } }, runtimeMajors: readonly number[]): string[] {
+  const config = parseConfig(text);
+  return [
+    ...checkJobsExist(config),
+    ...checkNpmScripts(config, packageJson.scripts ?? {}),
+    ...checkReleaseGates(config, RELEASE_PREREQUISITES),
+    ...checkOidcJobsHaveContext(config),
+    ...checkProfiles(config),
+    ...checkNoSecrets(config),
+    ...checkPinned(config),
+    ...checkNodeVersion(config, packageJson.engines?.node ?? "", runtimeMajors),
+    ...checkCache(config),
+    ...checkArtifacts(config),
+  ];
+}

@@ -1,0 +1,192 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseDocument } from "yaml";
+import { loadEnvironments } from "../environments/index.js";
+import {
+  CONFIG_PATH,
+  REPO,
+  RELEASE_PREREQUISITES,
+  checkArtifacts,
+  checkCache,
+  checkJobsExist,
+  checkNoSecrets,
+  checkNodeVersion,
+  checkNpmScripts,
+  checkOidcJobsHaveContext,
+  checkPinned,
+  checkProfiles,
+  checkReleaseGates,
+  enginesMajor,
+  jobCommands,
+  parseConfig,
+  releaseJobs,
+  satisfies,
+  schemaErrors,
+  upstream,
+  type Config,
+} from "./config-checks.js";
+
+const TEXT = readFileSync(CONFIG_PATH, "utf8");
+const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string>; engines: { node: string } };
+const RUNTIME_MAJORS = Object.values(loadEnvironments()).map((c) => c.fleet.nodeMajorVersion);
+
+/** The real config with one edit applied through the YAML document model (so the rest stays as written). */
+function mutated(edit: (doc: ReturnType<typeof parseDocument>) => void): Config {
+  const doc = parseDocument(TEXT);
+  edit(doc);
+  return parseConfig(doc.toString());
+}
+function mutatedText(edit: (text: string) => string): Config {
+  const text = edit(TEXT);
+  expect(text).not.toBe(TEXT);
+  return parseConfig(text);
+}
+
+describe(".circleci/config.yml", () => {
+  let config: Config;
+  beforeAll(() => {
+    config = parseConfig(TEXT);
+  });
+
+  it("is a version 2.1 config with one workflow that releases from main", () => {
+    expect(config.raw.version).toBe(2.1);
+    expect(Object.keys(config.workflows)).toEqual(["build-test-release"]);
+    expect(releaseJobs(config).sort()).toEqual(["promote-prod", "promote-staging", "upload-dev"]);
+  });
+
+  it("runs only jobs it defines, and requires only jobs of the same workflow", () => {
+    expect(checkJobsExist(config)).toEqual([]);
+    const broken = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 1, "lint-typecheck", "requires"], ["install", "compile"]));
+    expect(checkJobsExist(broken)).toEqual(["build-test-release: lint-typecheck requires compile, which is not in the workflow"]);
+    const undefinedJob = mutated((doc) => doc.deleteIn(["jobs", "shellcheck"]));
+    expect(checkJobsExist(undefinedJob)).toEqual(["build-test-release: job shellcheck is not defined under jobs"]);
+  });
+
+  it("calls only npm scripts that package.json defines", () => {
+    // Fails while a script the pipeline needs (model:gate, plan:review, lint, ...) is missing from package.json.
+    expect(checkNpmScripts(config, PACKAGE.scripts)).toEqual([]);
+    const { lint: _lint, ...withoutLint } = { ...PACKAGE.scripts, lint: "" };
+    expect(checkNpmScripts(config, withoutLint)).toContain("lint-typecheck: npm run lint is not a script in package.json");
+    expect(checkNpmScripts(mutatedText((t) => t.replace("npm run bundle", "npm run bundel")), PACKAGE.scripts)).toContain("bundle: npm run bundel is not a script in package.json");
+    const { test: _test, ...withoutTest } = PACKAGE.scripts;
+    expect(checkNpmScripts(config, withoutTest)).toContain("unit-tests: npm run test is not a script in package.json");
+  });
+
+  it("releases only from main, after the tests, the model gate, the plan review and the other checks", () => {
+    expect(checkReleaseGates(config, RELEASE_PREREQUISITES)).toEqual([]);
+    const list = config.workflows["build-test-release"]!;
+    for (const job of ["upload-dev", "promote-staging", "promote-prod"]) {
+      for (const prerequisite of ["unit-tests", "model-gate", "plan-review"]) expect(upstream(list, job).has(prerequisite), `${job} after ${prerequisite}`).toBe(true);
+    }
+  });
+
+  it("catches a release job that runs on every branch or skips the plan review", () => {
+    const anyBranch = mutated((doc) => doc.deleteIn(["workflows", "build-test-release", "jobs", 8, "upload-dev", "filters"]));
+    expect(checkReleaseGates(anyBranch, RELEASE_PREREQUISITES)).toEqual(["build-test-release/upload-dev must be filtered to branches: only: main"]);
+    const noPlan = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 8, "upload-dev", "requires"], ["lint-typecheck", "unit-tests", "shellcheck", "model-gate", "synth-validate", "bundle"]));
+    // Every later release job waited for the plan only through upload-dev.
+    expect(checkReleaseGates(noPlan, RELEASE_PREREQUISITES)).toEqual([
+      "build-test-release/upload-dev does not wait for plan-review",
+      "build-test-release/promote-staging does not wait for plan-review",
+      "build-test-release/promote-prod does not wait for plan-review",
+    ]);
+  });
+
+  it("promotes to prod only after the approval job", () => {
+    const list = config.workflows["build-test-release"]!;
+    expect(list.find((e) => e.name === "approve-prod")).toMatchObject({ type: "approval", branchesOnly: ["main"] });
+    expect(list.find((e) => e.name === "promote-prod")!.requires).toEqual(["approve-prod"]);
+    const skipApproval = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 11, "promote-prod", "requires"], ["promote-staging"]));
+    expect(checkReleaseGates(skipApproval, RELEASE_PREREQUISITES)).toEqual(["build-test-release/promote-prod releases to prod without an approval job before it"]);
+  });
+
+  it("gives every job that assumes an AWS role a context (no context, no OIDC token)", () => {
+    expect(checkOidcJobsHaveContext(config)).toEqual([]);
+    const noContext = mutated((doc) => doc.deleteIn(["workflows", "build-test-release", "jobs", 7, "plan-review", "context"]));
+    expect(checkOidcJobsHaveContext(noContext)).toEqual(["build-test-release/plan-review assumes AWS roles but has no context, so it gets no OIDC token"]);
+  });
+
+  it("passes the release CLI only AWS profiles the same job configured", () => {
+    expect(checkProfiles(config)).toEqual([]);
+    const typo = mutatedText((t) => t.replace("--to-profile prod-promote", "--to-profile prod-promot"));
+    expect(checkProfiles(typo)).toEqual(["promote-prod: profile prod-promot is not configured in the job"]);
+    expect(jobCommands(config, "promote-prod").join("\n")).toContain("[profile %s]\\nrole_arn = %s\\nweb_identity_token_file");
+  });
+
+  it("holds no AWS keys, tokens or role ARNs inline", () => {
+    expect(checkNoSecrets(config)).toEqual([]);
+    const key = mutated((doc) => doc.setIn(["executors", "node", "environment", "AWS_ACCESS_KEY_ID"], "AKIAABCDEFGHIJKLMNOP"));
+    expect(checkNoSecrets(key)).toEqual(["config contains an AWS access key id", "config contains AWS key variables (use OIDC)", "environment variable AWS_ACCESS_KEY_ID is set inline; secrets belong in a context"]);
+    const token = mutated((doc) => doc.setIn(["jobs", "plan-review", "environment"], { GITHUB_TOKEN: "not-a-real-token" }));
+    expect(checkNoSecrets(token)).toEqual(["environment variable GITHUB_TOKEN is set inline; secrets belong in a context"]);
+    const arn = mutatedText((t) => t.replace("plan-dev=PLAN_ROLE_ARN_DEV", "plan-dev=arn:aws:iam::111111111111:role/mpg-model-dev-circleci-plan"));
+    expect(checkNoSecrets(arn)).toEqual(["config contains a role ARN (put it in a context)"]);
+  });
+
+  it("pins images and orbs to exact versions", () => {
+    expect(checkPinned(config)).toEqual([]);
+    expect(checkPinned(mutatedText((t) => t.replace(/cimg\/node:[\d.]+/, "cimg/node:lts")))).toEqual(["image cimg/node:lts is not pinned to an exact version"]);
+    expect(checkPinned(mutated((doc) => doc.set("orbs", { aws: "circleci/aws-cli@5" })))).toEqual(["orb aws is not pinned to an exact version"]);
+    expect(checkPinned(mutated((doc) => doc.set("orbs", { aws: "circleci/aws-cli@5.1.1" })))).toEqual([]);
+  });
+
+  it("tests on the project's Node.js major, at a version package.json engines admits", () => {
+    expect(enginesMajor(PACKAGE.engines.node)).toBe(20);
+    expect(checkNodeVersion(config, PACKAGE.engines.node, RUNTIME_MAJORS)).toEqual([]);
+    const node22 = mutatedText((t) => t.replace(/cimg\/node:20\.[\d.]+/, "cimg/node:22.12.0"));
+    expect(checkNodeVersion(node22, PACKAGE.engines.node, RUNTIME_MAJORS)).toEqual(["cimg/node:22.12.0 runs Node.js 22, the project runs 20 (package.json engines)"]);
+    const tooOld = mutatedText((t) => t.replace(/cimg\/node:20\.[\d.]+/, "cimg/node:20.18.1"));
+    expect(checkNodeVersion(tooOld, PACKAGE.engines.node, RUNTIME_MAJORS)).toEqual([`cimg/node:20.18.1: 20.18.1 does not satisfy engines.node "${PACKAGE.engines.node}"`]);
+    expect(checkNodeVersion(config, PACKAGE.engines.node, [20, 22])).toEqual(["an environment runs Node.js 22 but CI tests on 20"]);
+  });
+
+  it("keys the dependency cache on package-lock.json", () => {
+    expect(checkCache(config)).toEqual([]);
+    const byBranch = mutatedText((t) => t.replaceAll('npm-v1-{{ arch }}-{{ checksum "package-lock.json" }}', "npm-v1-{{ .Branch }}"));
+    expect(checkCache(byBranch)).toEqual(["cache key npm-v1-{{ .Branch }} is not keyed on package-lock.json", "cache key npm-v1-{{ .Branch }} is not keyed on package-lock.json"]);
+  });
+
+  it("stores junit test results and keeps the bundle, the plans and the model report", () => {
+    expect(checkArtifacts(config)).toEqual([]);
+    const noJunit = mutatedText((t) => t.replace(" --reporter=default --reporter=junit --outputFile.junit=test-results/vitest/junit.xml", ""));
+    expect(checkArtifacts(noJunit)).toEqual(["npm test does not write a junit report for store_test_results"]);
+    const noBundle = mutatedText((t) => t.replace("path: dist\n", "path: build\n"));
+    expect(checkArtifacts(noBundle)).toEqual(["the bundle (dist) is not stored as an artifact"]);
+  });
+});
+
+describe("schemaErrors", () => {
+  const schema = {
+    type: "object",
+    required: ["version"],
+    properties: { version: { enum: [2, 2.1] }, orbs: { type: "object", additionalProperties: { type: "string", format: "uri" } } },
+  };
+
+  it("accepts a document the schema allows", () => {
+    expect(schemaErrors(schema, { version: 2.1 })).toEqual([]);
+    expect(schemaErrors(schema, { version: 2.1, orbs: { x: "https://example.com/orb.yml" } })).toEqual([]);
+  });
+
+  it("names the path and the reason of every violation, including formats", () => {
+    expect(schemaErrors(schema, { orbs: { x: "not a uri" } })).toEqual([
+      `/ must have required property 'version' {"missingProperty":"version"}`,
+      `/orbs/x must match format "uri" {"format":"uri"}`,
+    ]);
+    expect(schemaErrors(schema, { version: 3 })).toEqual([`/version must be equal to one of the allowed values {"allowedValues":[2,2.1]}`]);
+  });
+});
+
+describe("engines helpers", () => {
+  it("reads the lowest major and compares versions like npm for simple ranges", () => {
+    expect(enginesMajor(">=20.19 <21 || >=22.12")).toBe(20);
+    expect(enginesMajor(">=22")).toBe(22);
+    expect(() => enginesMajor("^20")).toThrow(/cannot read/);
+    expect(satisfies("20.19.0", ">=20.19 <21 || >=22.12")).toBe(true);
+    expect(satisfies("20.20.2", ">=20.19 <21 || >=22.12")).toBe(true);
+    expect(satisfies("21.0.0", ">=20.19 <21 || >=22.12")).toBe(false);
+    expect(satisfies("22.11.9", ">=20.19 <21 || >=22.12")).toBe(false);
+    expect(satisfies("24.1.0", ">=20.19 <21 || >=22.12")).toBe(true);
+    expect(() => satisfies("20.0.0", "^20")).toThrow(/unsupported/);
+  });
+});
