@@ -55,6 +55,11 @@ export const INPUT_COLUMNS: InputColumn[] = [
   ...ORIGINS.map((o) => ({ feature: "origin", one_hot: o })),
 ];
 
+/**
+ * The float32 input row, as the ONNX model (and the service) sees it. The
+ * forest is trained on these float32 values too, so the trained model and its
+ * ONNX export take identical branches on every input (see float32AtLeast).
+ */
 export function encode(car: Car): number[] {
   return [
     car.cylinders,
@@ -64,7 +69,7 @@ export function encode(car: Car): number[] {
     car.acceleration,
     car.model_year,
     ...ORIGINS.map((o) => (car.origin === o ? 1 : 0)),
-  ];
+  ].map(Math.fround);
 }
 
 interface RawCar {

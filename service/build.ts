@@ -1,0 +1,61 @@
+/**
+ * Bundles the service into one ESM file with esbuild. onnxruntime-node stays
+ * external (native binaries; it must be installed beside the bundle, in a
+ * node_modules the bundle's directory can resolve); everything else is inlined.
+ */
+import { readFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const SERVICE_DIR = dirname(fileURLToPath(import.meta.url));
+export const SERVICE_ENTRY = join(SERVICE_DIR, "src", "main.ts");
+export const SERVICE_MODEL_DIR = join(SERVICE_DIR, "model");
+
+export interface BuildServiceOptions {
+  /**
+   * Where the bundled server looks for the model when MODEL_DIR is unset.
+   * Default: this repo's service/model, as a path relative to outDir. A
+   * revision that ships the model beside the bundle passes e.g. `join(outDir, "model")`.
+   */
+  modelDir?: string;
+  minify?: boolean;
+}
+
+export interface BuildServiceResult {
+  /** Absolute path of the bundle (outDir/server.mjs). */
+  outfile: string;
+  /** Packages the bundle imports at run time and that must be installed beside it. */
+  external: string[];
+}
+
+export const EXTERNAL = ["onnxruntime-node"];
+
+export async function buildService(outDir: string, opts: BuildServiceOptions = {}): Promise<BuildServiceResult> {
+  const out = resolve(outDir);
+  await mkdir(out, { recursive: true });
+  const outfile = join(out, "server.mjs");
+  const modelRel = relative(out, resolve(opts.modelDir ?? SERVICE_MODEL_DIR)).split("\\").join("/") || ".";
+  const pkg = JSON.parse(readFileSync(join(SERVICE_DIR, "..", "package.json"), "utf8")) as { version: string };
+  await build({
+    entryPoints: [SERVICE_ENTRY],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: EXTERNAL,
+    minify: opts.minify ?? false,
+    sourcemap: "linked",
+    legalComments: "none",
+    logLevel: "warning",
+    define: {
+      __SERVICE_MODEL_DIR_RELATIVE__: JSON.stringify(modelRel),
+      __SERVICE_VERSION__: JSON.stringify(pkg.version),
+    },
+    // Bundled CommonJS dependencies (pino, prom-client) call require() for Node built-ins.
+    banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+  });
+  return { outfile, external: EXTERNAL };
+}

@@ -1,0 +1,242 @@
+/**
+ * The real bundled server as a real process: start-up failures (config,
+ * model), graceful shutdown, and make_prediction.sh against it.
+ */
+import { execFile } from "node:child_process";
+import { once } from "node:events";
+import { cp, mkdtemp, readFile, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import { createServer, request as httpRequest, Agent } from "node:http";
+import { connect, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildService } from "../build.js";
+import { sha256 } from "./manifest.js";
+import { CHEVELLE, MODEL_DIR, runToExit, spawnServer } from "./testing.js";
+
+const execFileP = promisify(execFile);
+const SCRIPT = join(import.meta.dirname, "..", "make_prediction.sh");
+let work: string;
+let bundle: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "svc-"));
+  // The external onnxruntime-node resolves through a node_modules beside the bundle, as in a deployed revision.
+  await symlink(join(import.meta.dirname, "..", "..", "node_modules"), join(work, "node_modules"), "dir");
+  ({ outfile: bundle } = await buildService(join(work, "dist"), { modelDir: MODEL_DIR }));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** A copy of the committed model dir that a test may break. */
+async function modelCopy(name: string, edit?: (dir: string) => Promise<void>): Promise<string> {
+  const dir = join(work, name);
+  await cp(MODEL_DIR, dir, { recursive: true });
+  if (edit) await edit(dir);
+  return dir;
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a manifest being deliberately broken, any shape allowed
+type AnyJson = Record<string, any>;
+async function editManifest(dir: string, f: (m: AnyJson) => void): Promise<void> {
+  const p = join(dir, "manifest.json");
+  const m = JSON.parse(await readFile(p, "utf8")) as AnyJson;
+  f(m);
+  await writeFile(p, JSON.stringify(m));
+}
+
+describe("the bundle", () => {
+  it("inlines everything but onnxruntime-node", async () => {
+    const text = await readFile(bundle, "utf8");
+    expect(text).toMatch(/from "onnxruntime-node"/);
+    expect(text).not.toMatch(/from "(pino|zod|prom-client)"/);
+  });
+});
+
+describe.concurrent("start-up refuses bad configuration with a clear message and exit 1", () => {
+  it.each([
+    [{ PORT: "http" }, /whole number[\s\S]*PORT/],
+    [{ PORT: "70000" }, /PORT/],
+    [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    [{ MAX_BATCH_ROWS: "0" }, /MAX_BATCH_ROWS/],
+    [{ BODY_LIMIT_BYTES: "2048" }, /MAX_BATCH_ROWS[\s\S]*BODY_LIMIT_BYTES/],
+    [{ HOST: "my host!" }, /HOST/],
+  ])("%o", async (env, message) => {
+    const r = await runToExit(bundle, env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/invalid configuration/);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe.concurrent("start-up refuses a missing, corrupt or mismatched model with exit 1", () => {
+  const cases: [string, (dir: string) => Promise<void>, RegExp][] = [
+    ["no model directory", async (d) => rm(d, { recursive: true }), /cannot read model manifest .*ENOENT/],
+    ["manifest is not JSON", async (d) => writeFile(join(d, "manifest.json"), "{ not json"), /manifest.json: not valid JSON/],
+    ["manifest lacks model_sha256", async (d) => editManifest(d, (m) => delete m.model_sha256), /invalid manifest[\s\S]*model_sha256/],
+    ["model file missing", async (d) => unlink(join(d, "model.onnx")), /cannot read model file .*model.onnx: ENOENT/],
+    [
+      "model file altered (one byte)",
+      async (d) => {
+        const p = join(d, "model.onnx");
+        const b = await readFile(p);
+        b[b.length - 10] = b[b.length - 10]! ^ 0xff;
+        await writeFile(p, b);
+      },
+      /does not match its manifest: SHA-256 is [0-9a-f]{64}, manifest says [0-9a-f]{64}/,
+    ],
+    [
+      "corrupt model with a matching hash",
+      async (d) => {
+        const junk = Buffer.from("this is not an onnx model");
+        await writeFile(join(d, "model.onnx"), junk);
+        await editManifest(d, (m) => (m.model_sha256 = sha256(junk)));
+      },
+      /onnxruntime cannot load the model/,
+    ],
+    ["manifest names an input the model lacks", async (d) => editManifest(d, (m) => (m.input.name = "features")), /no input named "features"/],
+    [
+      "manifest smoke test disagrees with the model",
+      async (d) => editManifest(d, (m) => (m.smoke_test.cases[0].expected += 5)),
+      /warm-up predictions do not match/,
+    ],
+  ];
+  it.each(cases)("%s", async (name, edit, message) => {
+    const dir = await modelCopy(name.replace(/\W+/g, "-"), edit);
+    const r = await runToExit(bundle, { MODEL_DIR: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(message);
+    expect(r.stdout).not.toMatch(/"msg":"ready"/);
+  });
+});
+
+/** Send the headers and part of a /predict body, leaving the request in flight. */
+async function startSlowRequest(port: number) {
+  const body = JSON.stringify({ instances: [CHEVELLE] });
+  const socket = connect(port, "127.0.0.1");
+  await once(socket, "connect");
+  let response = "";
+  socket.on("data", (d: Buffer) => (response += d.toString()));
+  const closed = once(socket, "close");
+  socket.write(`POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+  return {
+    finish: async () => {
+      socket.write(body.slice(10));
+      await closed;
+      return response;
+    },
+    response: () => response,
+  };
+}
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM stops accepting, closes idle keep-alive sockets, finishes the in-flight request, exits 0", async () => {
+    const srv = await spawnServer(bundle, { SHUTDOWN_TIMEOUT_MS: "5000" });
+    // An idle keep-alive connection: must not hold the shutdown up.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const idleClosed = new Promise<void>((resolve) => {
+      const req = httpRequest({ port: srv.port, host: "127.0.0.1", path: "/health", agent }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          req.socket?.once("close", () => resolve());
+        });
+      });
+      req.end();
+    });
+    const inflight = await startSlowRequest(srv.port);
+    await new Promise((r) => setTimeout(r, 100));
+
+    srv.child.kill("SIGTERM");
+    await idleClosed; // the server closed the idle socket
+    // New connections are refused while the in-flight request is still open.
+    await expect(fetch(`${srv.url}/health`)).rejects.toThrow();
+    expect(srv.child.exitCode).toBeNull();
+
+    const response = await inflight.finish();
+    expect(response).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(response).toMatch(/"predictions":\[1\d\.\d+\]/);
+    expect(response).toMatch(/\r\nconnection: close\r\n/i);
+    const exit = await srv.exit;
+    expect(exit, srv.stdout()).toEqual({ code: 0, signal: null });
+    expect(srv.stdout()).toMatch(/"msg":"stopped"/);
+    agent.destroy();
+  });
+
+  it("exits 1 when in-flight work outlasts SHUTDOWN_TIMEOUT_MS", async () => {
+    const srv = await spawnServer(bundle, { SHUTDOWN_TIMEOUT_MS: "300" });
+    await startSlowRequest(srv.port); // never finished
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    srv.child.kill("SIGTERM");
+    const exit = await srv.exit;
+    expect(exit.code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(srv.stdout()).toMatch(/graceful shutdown timed out/);
+  });
+
+  it("exits 1 at once on a second signal", async () => {
+    const srv = await spawnServer(bundle, { SHUTDOWN_TIMEOUT_MS: "20000" });
+    await startSlowRequest(srv.port);
+    await new Promise((r) => setTimeout(r, 100));
+    srv.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 100));
+    srv.child.kill("SIGINT");
+    const exit = await srv.exit;
+    expect(exit.code).toBe(1);
+    expect(srv.stdout()).toMatch(/second signal/);
+  });
+});
+
+describe("make_prediction.sh", () => {
+  it("is shellcheck-clean", async () => {
+    const r = await execFileP("shellcheck", [SCRIPT]).catch((e: NodeJS.ErrnoException & { stdout?: string }) => {
+      if (e.code === "ENOENT") throw new Error("shellcheck is not installed: apt-get install -y shellcheck");
+      throw new Error(`shellcheck: ${e.stdout ?? e.message}`);
+    });
+    expect(r.stdout).toBe("");
+  });
+
+  it("prints the live service's prediction for the known car", async () => {
+    const srv = await spawnServer(bundle);
+    try {
+      const r = await execFileP("bash", [SCRIPT], { env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: String(srv.port) } });
+      const answer = JSON.parse(r.stdout) as { predictions: number[] };
+      const manifest = JSON.parse(await readFile(join(MODEL_DIR, "manifest.json"), "utf8")) as { smoke_test: { cases: { expected: number }[] } };
+      expect(answer.predictions).toHaveLength(1);
+      expect(Math.abs(answer.predictions[0]! - manifest.smoke_test.cases[0]!.expected)).toBeLessThan(0.01);
+    } finally {
+      srv.child.kill("SIGTERM");
+      await srv.exit;
+    }
+  });
+
+  it("fails with a clear message when nothing listens", async () => {
+    const probe = createServer();
+    probe.listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const port = (probe.address() as AddressInfo).port;
+    probe.close();
+    await once(probe, "close");
+    const r = await execFileP("bash", [SCRIPT], { env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: String(port) } }).catch((e: { code: number; stderr: string }) => e);
+    expect("code" in r && r.code).toBe(1);
+    expect((r as { stderr: string }).stderr).toMatch(/cannot reach the model service at http:\/\/127\.0\.0\.1:\d+\/predict/);
+  });
+
+  it("fails with a clear message when the service answers an error", async () => {
+    const failing = createServer((_req, res) => {
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end('{"error":"draining"}');
+    });
+    failing.listen(0, "127.0.0.1");
+    await once(failing, "listening");
+    try {
+      const port = (failing.address() as AddressInfo).port;
+      const r = await execFileP("bash", [SCRIPT], { env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: String(port) } }).catch((e: { code: number; stderr: string }) => e);
+      expect("code" in r && r.code).toBe(1);
+      expect((r as { stderr: string }).stderr).toMatch(/answered HTTP 503: \{"error":"draining"\}/);
+    } finally {
+      failing.close();
+    }
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Request validation, generated from the manifest: the feature list, types,
+ * ranges and categories all come from there, so a new model with a new
+ * manifest needs no code change. Every error names the field and the reason.
+ */
+import { z } from "zod";
+import type { Feature, Manifest } from "./manifest.js";
+import type { Instance } from "./model.js";
+
+export interface FieldIssue {
+  /** e.g. "instances[3].weight" */
+  field: string;
+  message: string;
+}
+
+/** Raised for any request the service refuses; becomes a 4xx JSON body. */
+export class RequestError extends Error {
+  override name = "RequestError";
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly issues: FieldIssue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const describe = (v: unknown): string => {
+  if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${String(v)}`;
+};
+
+function featureSchema(f: Feature): z.ZodType {
+  if (f.type === "category") {
+    const allowed = f.categories.join(", ");
+    return z.enum(f.categories as [string, ...string[]], {
+      error: (iss) => (iss.input === undefined ? "required" : `must be one of ${allowed}, got ${describe(iss.input)}`),
+    });
+  }
+  const unit = f.unit ? ` ${f.unit}` : "";
+  let n = z.number({ error: (iss) => (iss.input === undefined ? "required" : `must be a number, got ${describe(iss.input)}`) });
+  if (f.type === "integer") n = n.int({ error: (iss) => `must be a whole number, got ${String(iss.input)}` });
+  return n
+    .min(f.min, { error: (iss) => `must be at least ${f.min}${unit}, got ${String(iss.input)}` })
+    .max(f.max, { error: (iss) => `must be at most ${f.max}${unit}, got ${String(iss.input)}` });
+}
+
+const unknownKeys = (iss: { code?: string; keys?: string[] }) =>
+  iss.code === "unrecognized_keys" ? `unknown field(s): ${(iss.keys ?? []).join(", ")}` : undefined;
+
+const instanceSchemas = new WeakMap<Manifest, z.ZodType>();
+
+/** One instance: exactly the manifest's features, each with its type and range. Cached per manifest. */
+export function instanceSchema(manifest: Manifest): z.ZodType {
+  const cached = instanceSchemas.get(manifest);
+  if (cached) return cached;
+  const shape: Record<string, z.ZodType> = {};
+  for (const f of manifest.features) shape[f.name] = featureSchema(f);
+  const schema = z.strictObject(shape, {
+    error: (iss) => unknownKeys(iss) ?? (iss.input === undefined ? "required" : `must be an object of features, got ${describe(iss.input)}`),
+  });
+  instanceSchemas.set(manifest, schema);
+  return schema;
+}
+
+export function predictBodySchema(manifest: Manifest, maxRows: number) {
+  return z.strictObject(
+    {
+      instances: z
+        .array(instanceSchema(manifest), {
+          error: (iss) => (iss.input === undefined ? "required" : `must be an array of instances, got ${describe(iss.input)}`),
+        })
+        .min(1, { error: "must contain at least one instance" })
+        .max(maxRows, { error: (iss) => `must contain at most ${maxRows} instances, got ${(iss.input as unknown[]).length}` }),
+    },
+    { error: (iss) => unknownKeys(iss) ?? `must be a JSON object like {"instances": [...]}, got ${describe(iss.input)}` },
+  );
+}
+
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
+  return out === "" ? "(body)" : out;
+}
+
+const MAX_ISSUES = 20;
+
+/** zod issues -> field/message pairs; unknown keys are reported one field each. */
+export function toFieldIssues(error: z.ZodError, rename: (path: readonly PropertyKey[]) => string = fieldPath): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  for (const iss of error.issues) {
+    if (iss.code === "unrecognized_keys") {
+      for (const k of iss.keys) out.push({ field: rename([...iss.path, k]), message: "unknown field" });
+    } else {
+      out.push({ field: rename(iss.path), message: iss.message });
+    }
+    if (out.length >= MAX_ISSUES) break;
+  }
+  return out;
+}
+
+export function invalid(issues: FieldIssue[]): RequestError {
+  const first = issues[0];
+  const summary = first ? `${first.field}: ${first.message}` : "invalid request";
+  return new RequestError(400, `invalid request: ${summary}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, issues);
+}
+
+export type PredictBody = { instances: Instance[] };
