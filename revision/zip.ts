@@ -1,0 +1,64 @@
+/**
+ * A small reader for the zip files the bundler writes (stored or deflated entries, Unix modes,
+ * no zip64): enough for the local lifecycle runner to unpack a revision the way the CodeDeploy
+ * agent does, and for tests to look inside a bundle, without an unzip binary or a dependency.
+ */
+import { inflateRawSync } from "node:zlib";
+
+export interface ZipEntry {
+  readonly name: string;
+  /** Unix permission bits from the entry's external attributes (0 when the zip has none). */
+  readonly mode: number;
+  readonly isDirectory: boolean;
+  readonly data: Buffer;
+}
+
+export class ZipFormatError extends Error {
+  override readonly name = "ZipFormatError";
+}
+
+const EOCD_SIGNATURE = 0x06054b50;
+const CENTRAL_SIGNATURE = 0x02014b50;
+const LOCAL_SIGNATURE = 0x04034b50;
+
+export function readZip(zip: Buffer, where = "zip"): ZipEntry[] {
+  const eocd = findEndOfCentralDirectory(zip, where);
+  const count = zip.readUInt16LE(eocd + 10);
+  let offset = zip.readUInt32LE(eocd + 16);
+  const entries: ZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (offset + 46 > zip.length || zip.readUInt32LE(offset) !== CENTRAL_SIGNATURE) {
+      throw new ZipFormatError(`${where}: central directory entry ${i} is damaged`);
+    }
+    const method = zip.readUInt16LE(offset + 10);
+    const compressedSize = zip.readUInt32LE(offset + 20);
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const extraLength = zip.readUInt16LE(offset + 30);
+    const commentLength = zip.readUInt16LE(offset + 32);
+    const externalAttributes = zip.readUInt32LE(offset + 38);
+    const localOffset = zip.readUInt32LE(offset + 42);
+    const name = zip.toString("utf8", offset + 46, offset + 46 + nameLength);
+    offset += 46 + nameLength + extraLength + commentLength;
+
+    if (name.startsWith("/") || name.split("/").includes("..")) {
+      throw new ZipFormatError(`${where}: entry "${name}" would be written outside the target directory`);
+    }
+    if (zip.readUInt32LE(localOffset) !== LOCAL_SIGNATURE) throw new ZipFormatError(`${where}: local header of "${name}" is damaged`);
+    const dataStart = localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
+    const raw = zip.subarray(dataStart, dataStart + compressedSize);
+    let data: Buffer;
+    if (method === 0) data = Buffer.from(raw);
+    else if (method === 8) data = inflateRawSync(raw);
+    else throw new ZipFormatError(`${where}: entry "${name}" uses compression method ${method}; only stored and deflated are supported`);
+    const isDirectory = name.endsWith("/");
+    entries.push({ name: isDirectory ? name.slice(0, -1) : name, mode: (externalAttributes >>> 16) & 0o7777, isDirectory, data });
+  }
+  return entries;
+}
+
+function findEndOfCentralDirectory(zip: Buffer, where: string): number {
+  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
+    if (zip.readUInt32LE(i) === EOCD_SIGNATURE) return i;
+  }
+  throw new ZipFormatError(`${where}: not a zip file (no end of central directory record)`);
+}
