@@ -35,8 +35,19 @@ function zipOf(files: Record<string, string>): Promise<Buffer> {
 }
 
 const APP_FILES = { "appspec.yml": "version: 0.0\nos: linux\n", "hooks/start.sh": "#!/usr/bin/env bash\nexit 0\n" };
+/** A manifest in the bundler's format (revision/revision-manifest.ts), listing `files`. */
 function manifestFor(files: Record<string, string>, overrides: Record<string, unknown> = {}) {
-  return JSON.stringify({ gitCommit: COMMIT, modelVersion: "1.2.0", buildTime: "2026-01-01T00:00:00Z", files: Object.fromEntries(Object.entries(files).map(([n, c]) => [n, sha(c)])), ...overrides });
+  return JSON.stringify({
+    application: "mpg-model",
+    version: "1.2.0",
+    git_commit: COMMIT,
+    git_dirty: false,
+    built_at: "2026-01-01T00:00:00.000Z",
+    model: { name: "auto-mpg", version: "1.2.0", sha256: sha("model") },
+    platform: "linux-x64",
+    files: Object.fromEntries(Object.entries(files).map(([n, c]) => [n, sha(c)])),
+    ...overrides,
+  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), "release-spec-"));
@@ -91,7 +102,7 @@ afterEach(() => Object.values(mocks).forEach((m) => m.restore()));
 
 describe("release upload", () => {
   it("puts the bundle under the environment's prefix with commit, model version and sha256 from its manifest, and prints the version", async () => {
-    const { path, bytes } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "revision-manifest.json": manifestFor(APP_FILES) });
+    const { path, bytes } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
     mocks.s3.on(PutObjectCommand).resolves({ VersionId: "ver-123" });
     const { cli, lines } = context();
     expect(await cli("upload", "--env", "dev", path)).toBe(0);
@@ -112,16 +123,18 @@ describe("release upload", () => {
     mocks.s3.on(PutObjectCommand).resolves({ VersionId: "v" });
     const { cli, errors } = context();
     expect(await cli("upload", "--env", "dev", path)).toBe(1);
-    expect(errors[0]).toMatch(/has no revision-manifest\.json at its root: pass --git-commit and --model-version/);
+    expect(errors[0]).toMatch(/has no app\/revision\.json: pass --git-commit and --model-version/);
     expect(await cli("upload", "--env", "dev", path, "--git-commit", "abc1234", "--model-version", "0.9.0")).toBe(0);
     expect(mocks.s3.commandCalls(PutObjectCommand)[0]!.args[0].input.Metadata).toMatchObject({ "git-commit": "abc1234", "model-version": "0.9.0" });
   });
 
   it.each([
-    ["a file whose bytes differ from the manifest", { ...APP_FILES, "revision-manifest.json": manifestFor({ ...APP_FILES, "hooks/start.sh": "other" }) }, [], /hooks\/start\.sh does not match its sha256 in the manifest/],
-    ["a file the manifest does not list", { ...APP_FILES, "extra.bin": "x", "revision-manifest.json": manifestFor(APP_FILES) }, [], /extra\.bin is in the zip but not in the manifest/],
-    ["a manifest without a model version", { ...APP_FILES, "revision-manifest.json": manifestFor(APP_FILES, { modelVersion: undefined }) }, [], /revision-manifest\.json is invalid:[\s\S]*modelVersion/],
-    ["a --model-version that disagrees with the manifest", { ...APP_FILES, "revision-manifest.json": manifestFor(APP_FILES) }, ["--model-version", "2.0.0"], /--model-version 2\.0\.0 disagrees with the manifest's modelVersion 1\.2\.0/],
+    ["a file whose bytes differ from the manifest", { ...APP_FILES, "app/revision.json": manifestFor({ ...APP_FILES, "hooks/start.sh": "other" }) }, [], /hooks\/start\.sh does not match its sha256 in the manifest/],
+    ["a file the manifest does not list", { ...APP_FILES, "extra.bin": "x", "app/revision.json": manifestFor(APP_FILES) }, [], /extra\.bin is in the zip but not in the manifest/],
+    ["a manifest without a model", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES, { model: undefined }) }, [], /app\/revision\.json is invalid:[\s\S]*model/],
+    ["a bundle built from uncommitted changes", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES, { git_dirty: true }) }, [], /was built from uncommitted changes: a release must be reproducible from its commit/],
+    ["a bundle built outside git", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES, { git_commit: "unknown" }) }, [], /was built outside a git checkout/],
+    ["a --model-version that disagrees with the manifest", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) }, ["--model-version", "2.0.0"], /--model-version 2\.0\.0 disagrees with the manifest's model version 1\.2\.0/],
   ])("refuses %s and uploads nothing", async (_name, files, flags, message) => {
     const { path } = await bundleFile("revision-bad.zip", files as Record<string, string>);
     const { cli, errors } = context();
@@ -135,13 +148,13 @@ describe("release upload", () => {
     writeFileSync(path, "not a zip at all, just text");
     const { cli, errors } = context();
     expect(await cli("upload", "--env", "dev", path)).toBe(1);
-    expect(errors[0]).toMatch(/fake\.zip is not a usable revision bundle: not a zip file/);
+    expect(errors[0]).toMatch(/not a usable revision bundle: .*fake\.zip: not a zip file/);
     expect(await cli("upload", "--env", "dev", join(dir, "missing.zip"))).toBe(1);
     expect(errors[1]).toMatch(/cannot read .*missing\.zip: ENOENT/);
   });
 
   it("fails when the bucket returns no version id (an unversioned bucket cannot pin a release)", async () => {
-    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "revision-manifest.json": manifestFor(APP_FILES) });
+    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
     mocks.s3.on(PutObjectCommand).resolves({});
     const { cli, errors } = context();
     expect(await cli("upload", "--env", "dev", path)).toBe(1);
@@ -149,7 +162,7 @@ describe("release upload", () => {
   });
 
   it("names the denied action and the object on AccessDenied", async () => {
-    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "revision-manifest.json": manifestFor(APP_FILES) });
+    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
     mocks.s3.on(PutObjectCommand).rejects(awsError("AccessDenied", "Access Denied", 403));
     const { cli, errors } = context();
     expect(await cli("upload", "--env", "dev", path)).toBe(1);
@@ -157,7 +170,7 @@ describe("release upload", () => {
   });
 
   it("explains a bucket in another region", async () => {
-    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "revision-manifest.json": manifestFor(APP_FILES) });
+    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
     mocks.s3.on(PutObjectCommand).rejects(awsError("PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.", 301));
     const { cli, errors } = context();
     expect(await cli("upload", "--env", "dev", path)).toBe(1);

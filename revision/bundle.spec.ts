@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, MAX_BUNDLE_BYTES, type BundleResult } from "./bundle.js";
+import { REVISION_MANIFEST_PATH, RevisionManifestSchema } from "./revision-manifest.js";
 import { cleanupTargets, REPO_DIR, tempDir } from "./test-helpers.js";
 import { readZip, type ZipEntry } from "./zip.js";
 
@@ -56,22 +57,18 @@ describe("npm run bundle", () => {
     expect(modules).toContain("onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node");
     expect(modules.filter((m) => m.includes("/bin/") && !m.includes("/linux/x64/"))).toEqual([]);
     expect(modules.filter((m) => /\.(map|d\.ts|ts)$/.test(m) || m.includes("/script/"))).toEqual([]);
-    // The service itself is one bundled file: fastify, pino, zod are inside it, not beside it.
+    // The service itself is one bundled file: pino, prom-client, zod are inside it, not beside it.
     const server = byName("app/server.mjs")!.data.toString();
     expect(server).toMatch(/from "onnxruntime-node"|require\("onnxruntime-node"\)/);
   });
 
   it("carries a revision manifest with the commit, model version, build time and the SHA-256 of every other file", () => {
-    const manifest = JSON.parse(byName("app/revision.json")!.data.toString()) as {
-      git_commit: string;
-      built_at: string;
-      model: { version: string };
-      files: Record<string, string>;
-    };
+    // The schema the release CLI checks bundles with before it uploads them.
+    const manifest = RevisionManifestSchema.parse(JSON.parse(byName(REVISION_MANIFEST_PATH)!.data.toString()));
     expect(manifest.git_commit).toMatch(/^[0-9a-f]{40}$/);
     expect(manifest.model.version).toBe(first.modelVersion);
     expect(Number.isNaN(Date.parse(manifest.built_at))).toBe(false);
-    const others = entries.filter((e) => e.name !== "app/revision.json");
+    const others = entries.filter((e) => e.name !== REVISION_MANIFEST_PATH);
     expect(Object.keys(manifest.files).sort()).toEqual(others.map((e) => e.name).sort());
     for (const e of others) expect(manifest.files[e.name], e.name).toBe(createHash("sha256").update(e.data).digest("hex"));
   });

@@ -17,6 +17,7 @@ import { resourceNames } from "../environments/names.js";
 import { buildService } from "../service/build.js";
 import { parseManifest } from "../service/src/manifest.js";
 import { parseAppSpec } from "./appspec.js";
+import { REVISION_MANIFEST_PATH, type RevisionManifest } from "./revision-manifest.js";
 import { licenseFiles, runtimeFiles } from "./runtime-deps.js";
 
 /** CodeDeploy accepts far bigger bundles; this keeps S3 uploads and instance downloads quick. */
@@ -146,23 +147,17 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
   entries.sort((a, b) => (a.path < b.path ? -1 : 1));
   const duplicates = entries.filter((e, i) => entries[i + 1]?.path === e.path);
   if (duplicates.length) throw new BundleError(`two files claim ${duplicates.map((d) => d.path).join(", ")}`);
-  add(
-    "app/revision.json",
-    JSON.stringify(
-      {
-        application: project,
-        version: pkg.version,
-        git_commit: git.commit,
-        git_dirty: git.dirty,
-        built_at: buildTime.toISOString(),
-        model: { name: model.name, version: model.version, sha256: model.model_sha256 },
-        platform: "linux-x64",
-        files: Object.fromEntries(entries.map((e) => [e.path, createHash("sha256").update(e.data).digest("hex")])),
-      },
-      null,
-      2,
-    ) + "\n",
-  );
+  const manifest: RevisionManifest = {
+    application: project,
+    version: pkg.version,
+    git_commit: git.commit,
+    git_dirty: git.dirty,
+    built_at: buildTime.toISOString(),
+    model: { name: model.name, version: model.version, sha256: model.model_sha256 },
+    platform: "linux-x64",
+    files: Object.fromEntries(entries.map((e) => [e.path, createHash("sha256").update(e.data).digest("hex")])),
+  };
+  add(REVISION_MANIFEST_PATH, JSON.stringify(manifest, null, 2) + "\n");
   entries.sort((a, b) => (a.path < b.path ? -1 : 1));
 
   // 6. The zip: sorted, fixed timestamps and modes, so the bytes depend only on the inputs.
