@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // vitest leaves one core free by default; on a 2-core machine that means one file at a time.
+    // Most suites wait on child processes (terraform, the service, hooks), so two run well side by side.
+    maxWorkers: 2,
   },
 });

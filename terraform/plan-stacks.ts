@@ -26,8 +26,8 @@ export interface PlanStacksOptions {
   readonly workRoot: string;
   /** Stacks to plan; all synthesized stacks by default. */
   readonly stacks?: readonly string[];
-  /** Also render each plan with `terraform show -json` (plan review artifacts). */
-  readonly showJson?: boolean;
+  /** Also render plans with `terraform show -json` (plan review artifacts): all, or the named stacks. */
+  readonly showJson?: boolean | readonly string[];
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -49,7 +49,8 @@ export async function planStack(stack: string, options: PlanStacksOptions & { en
   const [, validate] = await timed(() => run(["validate", "-no-color"]));
   const [stream, plan] = await timed(() => run(["plan", "-input=false", "-no-color", "-lock=false", "-json", "-out=plan.bin"]));
   const summary = summarizeChanges(changesFromPlanStream(stream));
-  const showJson = options.showJson ? (JSON.parse(await run(["show", "-json", "plan.bin"])) as unknown) : undefined;
+  const wanted = Array.isArray(options.showJson) ? options.showJson.includes(stack) : options.showJson === true;
+  const showJson = wanted ? (JSON.parse(await run(["show", "-json", "plan.bin"])) as unknown) : undefined;
   return { stack, summary, workspace, showJson, seconds: { init, validate, plan } };
 }
 
