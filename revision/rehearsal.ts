@@ -136,8 +136,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       return envs.map((e) => `${e.name} -> group ${resourceNames(e).deploymentGroup}, port ${e.service.port}`).join("; ");
     });
     await stage("model-gate", async () => {
+      // The model's own tests first (deterministic training, ONNX parity, the gate rejecting broken models).
+      await runNpmScript(options.repoDir, "model:test", [], (line) => out(`    │ ${line}`));
       await runNpmScript(options.repoDir, "model:gate", options.modelDir ? ["--model-dir", options.modelDir] : [], (line) => out(`    │ ${line}`));
-      return "the model passed its quality gate";
+      return "the model passed its tests and its quality gate";
     });
     // Synth and plan do not depend on the bundle, and take the longest: they run in the
     // background beside the bundle and the deployment (as they would in parallel CI jobs), and
