@@ -149,7 +149,9 @@ async function main(): Promise<void> {
   try {
     for (const k of kinds) await load(servers[k]!, 3); // warm-up (JIT, connection pools)
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const k of kinds) {
+      // Alternate the order (baseline first, then last) so that a drift in other load on the machine during a
+      // round does not always favour the same server.
+      for (const k of round % 2 === 1 ? kinds : [...kinds].reverse()) {
         const r = await load(servers[k]!);
         (results[k] ??= []).push(r);
         console.log(`  round ${round} ${k.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  server CPU ${r.cpu.toFixed(0)} µs/req`);

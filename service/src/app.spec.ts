@@ -301,6 +301,36 @@ describe("bad requests get a 4xx that names the field and the reason", () => {
   });
 });
 
+describe("the /predict fast path (precompiled check, callbacks, hand-written JSON) answers exactly as the generic path", () => {
+  // "/predict?via=route" takes the generic route(): zod on every body, promises, JSON.stringify.
+  const both = async (body: unknown, contentType?: string) => {
+    const headers: Record<string, string> = contentType ? { "content-type": contentType } : {};
+    const [fast, generic] = [await call("POST", "/predict", body, headers), await call("POST", "/predict?via=route", body, headers)];
+    const strip = (r: Res) => ({
+      status: r.status,
+      json: r.json === undefined ? r.text : { ...r.json, request_id: typeof r.json.request_id },
+      contentType: r.headers.get("content-type"),
+      connection: r.headers.get("connection"),
+    });
+    expect(strip(fast)).toEqual(strip(generic));
+    return { fast, generic };
+  };
+
+  it("gives byte-identical 200 answers for single rows, batches and the 1000-row maximum", async () => {
+    const holdout = holdoutRows().holdout.map(toInstance);
+    for (const instances of [[CHEVELLE], holdout, Array.from({ length: 1000 }, (_, i) => ({ ...CHEVELLE, weight: 2000 + i * 3 }))]) {
+      const { fast, generic } = await both({ instances });
+      expect(fast.status).toBe(200);
+      expect(fast.text).toBe(generic.text);
+      expect(fast.text).toBe(JSON.stringify({ predictions: fast.json.predictions, model: fast.json.model }));
+    }
+  });
+
+  it.each(BAD.filter((c) => c.path === undefined))("same status and body for: $name", async (c) => {
+    await both(c.body, c.contentType ?? undefined);
+  });
+});
+
 describe("internal errors", () => {
   it("answers 500 with no internals and logs the error as one JSON line with the request id", async () => {
     // A manifest that feeds the model 8 columns instead of 9: onnxruntime itself fails at run time.

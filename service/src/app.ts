@@ -15,9 +15,9 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { Batcher } from "./batcher.js";
 import { modelMetadata, parseInferRequest } from "./kserve.js";
-import { createMetrics } from "./metrics.js";
+import { createMetrics, type RouteStats } from "./metrics.js";
 import type { Model } from "./model.js";
-import { type PredictBody, predictBodySchema, RequestError, invalid, toFieldIssues } from "./validation.js";
+import { compilePredictCheck, type PredictBody, predictBodySchema, RequestError, invalid, toFieldIssues } from "./validation.js";
 
 export interface AppOptions {
   model: Model;
@@ -54,6 +54,7 @@ interface Reply {
 }
 
 const json = (status: number, value: unknown): Reply => ({ status, body: JSON.stringify(value) });
+const JSON_TYPE = "application/json; charset=utf-8";
 
 export function buildApp(opts: AppOptions): App {
   const { model, maxBatchRows, bodyLimitBytes, logger } = opts;
@@ -63,79 +64,96 @@ export function buildApp(opts: AppOptions): App {
   const metrics = createMetrics(m);
   const batcher = new Batcher(model);
   const predictSchema = predictBodySchema(m, maxBatchRows);
+  const predictCheck = compilePredictCheck(m, maxBatchRows);
   const modelRef = { name: m.name, version: m.version };
-  const predictRows = metrics.rows.labels("/predict");
-  const inferRows = metrics.rows.labels("/v2/infer");
-  // Label children cached per route/method/status: prom-client validates and hashes labels on every call otherwise.
-  const counters = new Map<string, { inc(): void }>();
-  const timers = new Map<string, { observe(v: number): void }>();
+  const predictRows = metrics.rowsOf("/predict");
+  const inferRows = metrics.rowsOf("/v2/infer");
+  const predictStats = metrics.route("/predict", "POST");
+  // The /predict answer, byte for byte what JSON.stringify({ predictions: [...], model: modelRef }) gives (app.spec.ts checks).
+  const PREDICTIONS_HEAD = '{"predictions":[';
+  const PREDICTIONS_TAIL = `],"model":${JSON.stringify(modelRef)}}`;
 
-  function record(route: string, method: string, status: number, seconds: number): void {
-    const ck = `${route} ${method} ${status}`;
-    let counter = counters.get(ck);
-    if (!counter) counters.set(ck, (counter = metrics.requests.labels(route, method, String(status))));
-    counter.inc();
-    const tk = `${route} ${method}`;
-    let timer = timers.get(tk);
-    if (!timer) timers.set(tk, (timer = metrics.latency.labels(route, method)));
-    timer.observe(seconds);
+  function predictionsBody(out: Float32Array, offset: number, rows: number): string {
+    let s = PREDICTIONS_HEAD;
+    for (let i = 0; i < rows; i++) {
+      const v = out[offset + i]!;
+      // JSON.stringify writes a finite number as String(v) and NaN/Infinity as null.
+      s += (i === 0 ? "" : ",") + (Number.isFinite(v) ? String(v) : "null");
+    }
+    return s + PREDICTIONS_TAIL;
   }
 
-  /** The JSON body, or a RequestError naming content-type / (body). */
-  function readJson(req: IncomingMessage): Promise<unknown> {
+  /**
+   * The JSON body, or a RequestError naming content-type / (body), delivered to a callback (the /predict hot path has no
+   * promise per request). `done` is called exactly once, possibly synchronously (content-type, declared length).
+   */
+  function readBody(req: IncomingMessage, done: (err: RequestError | undefined, body: unknown) => void): void {
     const contentType = req.headers["content-type"];
-    const essence = contentType?.split(";", 1)[0]!.trim().toLowerCase();
-    if (essence !== "application/json") {
+    // Fast check for the usual exact header; otherwise the media type essence, case-insensitively.
+    if (contentType !== "application/json" && contentType?.split(";", 1)[0]!.trim().toLowerCase() !== "application/json") {
       const message = `must be application/json, got ${contentType === undefined ? "none" : JSON.stringify(contentType)}`;
-      return Promise.reject(new RequestError(415, `content-type: ${message}`, [{ field: "content-type", message }]));
+      done(new RequestError(415, `content-type: ${message}`, [{ field: "content-type", message }]), undefined);
+      return;
     }
     const tooLarge = () => {
       const message = `larger than the limit of ${bodyLimitBytes} bytes`;
       return new RequestError(413, `(body): ${message}`, [{ field: "(body)", message }]);
     };
     const declared = Number(req.headers["content-length"]);
-    if (declared > bodyLimitBytes) return Promise.reject(tooLarge());
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      req.on("data", (chunk: Buffer) => {
-        if (failed) return;
-        size += chunk.length;
-        if (size > bodyLimitBytes) {
-          failed = true;
-          reject(tooLarge());
-          return;
-        }
-        chunks.push(chunk);
-      });
-      const aborted = () => {
-        if (failed) return;
+    if (declared > bodyLimitBytes) {
+      done(tooLarge(), undefined);
+      return;
+    }
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > bodyLimitBytes) {
         failed = true;
-        const message = "the client closed the connection before the body was complete";
-        reject(new RequestError(400, `(body): ${message}`, [{ field: "(body)", message }]));
-      };
-      req.on("error", aborted);
-      req.on("close", () => {
-        if (!req.complete) aborted();
-      });
-      req.on("end", () => {
-        if (failed) return;
-        const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
-        if (text.length === 0) {
-          const message = "empty, but content-type is application/json";
-          reject(new RequestError(400, `(body): ${message}`, [{ field: "(body)", message }]));
-          return;
-        }
-        try {
-          // "__proto__"/"constructor" keys arrive as plain own properties and are refused by the strict schemas.
-          resolve(JSON.parse(text));
-        } catch (e) {
-          const message = `not valid JSON: ${(e as Error).message}`;
-          reject(new RequestError(400, `(body): ${message}`, [{ field: "(body)", message }]));
-        }
-      });
+        done(tooLarge(), undefined);
+        return;
+      }
+      if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
     });
+    const aborted = () => {
+      if (failed) return;
+      failed = true;
+      const message = "the client closed the connection before the body was complete";
+      done(new RequestError(400, `(body): ${message}`, [{ field: "(body)", message }]), undefined);
+    };
+    // A client that hangs up mid-body: the request is destroyed and emits "close" with complete === false (Node emits
+    // "error" on an IncomingMessage only when it has an "error" listener, so none is needed; one fewer per request).
+    req.on("close", () => {
+      if (!req.complete) aborted();
+    });
+    req.on("end", () => {
+      if (failed) return;
+      failed = true; // settled: a later "close" must not call done again
+      const text = chunks !== undefined ? Buffer.concat(chunks).toString("utf8") : first !== undefined ? first.toString("utf8") : "";
+      if (text.length === 0) {
+        const message = "empty, but content-type is application/json";
+        done(new RequestError(400, `(body): ${message}`, [{ field: "(body)", message }]), undefined);
+        return;
+      }
+      let body: unknown;
+      try {
+        // "__proto__"/"constructor" keys arrive as plain own properties and are refused by the strict schemas.
+        body = JSON.parse(text);
+      } catch (e) {
+        const message = `not valid JSON: ${(e as Error).message}`;
+        done(new RequestError(400, `(body): ${message}`, [{ field: "(body)", message }]), undefined);
+        return;
+      }
+      done(undefined, body);
+    });
+  }
+
+  function readJson(req: IncomingMessage): Promise<unknown> {
+    return new Promise((resolve, reject) => readBody(req, (err, body) => (err ? reject(err) : resolve(body))));
   }
 
   async function predict(instances: PredictBody["instances"], rows: { inc(n: number): void }): Promise<Float32Array> {
@@ -210,17 +228,116 @@ export function buildApp(opts: AppOptions): App {
     throw new RequestError(404, `no route ${method} ${path}`);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** A refused or failed request: its reply (logged like every 4xx/5xx). */
+  function errorReply(err: unknown, id: string, method: string, url: string): Reply & { closeAfter: boolean } {
+    if (err instanceof RequestError) {
+      logger.info({ reqId: id, method, url, statusCode: err.statusCode, error: err.message }, "request refused");
+      // After an early refusal (413/415) the rest of the body is not read: close the connection rather than parse it as a request.
+      return { ...json(err.statusCode, { error: err.message, issues: err.issues, request_id: id }), closeAfter: err.statusCode === 413 || err.statusCode === 415 };
+    }
+    logger.error({ reqId: id, method, url, err }, "request failed");
+    return { ...json(500, { error: "internal error", request_id: id }), closeAfter: false };
+  }
+
+  /** Write the answer, then count it (metrics) and log it at debug. */
+  function send(
+    res: ServerResponse,
+    stats: RouteStats,
+    started: number,
+    id: string,
+    method: string,
+    url: string,
+    status: number,
+    body: string,
+    contentType: string,
+    closeAfter: boolean,
+  ): void {
+    if (res.destroyed) return; // the client went away
+    const headers: Record<string, string | number> = {
+      "content-type": contentType,
+      "content-length": Buffer.byteLength(body),
+      "x-request-id": id,
+    };
+    // A request in flight when shutdown began: answer it, then close its keep-alive connection
+    // (server.close() only closes connections that are idle at that moment).
+    if (draining || closeAfter) headers.connection = "close";
+    res.writeHead(status, headers);
+    res.end(body);
+    const seconds = (performance.now() - started) / 1000;
+    stats.record(status, seconds);
+    if (status < 400 && logger.isLevelEnabled("debug")) {
+      logger.debug({ reqId: id, method, url, statusCode: status, responseTime: seconds * 1000 }, "request completed");
+    }
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const given = req.headers["x-request-id"];
     const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
+    if (url === "/predict" && method === "POST" && !draining) predictRequest(req, res, started, id);
+    else {
+      handleRoute(req, res, started, id, method, url).catch((err: unknown) => {
+        logger.error({ err }, "response failed");
+        res.destroy();
+      });
+    }
+  }
+
+  /**
+   * POST /predict without a promise per request: body callback -> precompiled check (zod only when it declines, and
+   * zod then decides and words the refusal) -> batcher callback -> the answer serialized without JSON.stringify.
+   * Same statuses, bodies, headers, metrics and logs as the generic route() path (app.spec.ts).
+   */
+  function predictRequest(req: IncomingMessage, res: ServerResponse, started: number, id: string): void {
+    readBody(req, (err, body) => {
+      if (err) {
+        predictFailed(res, started, id, err);
+        return;
+      }
+      try {
+        let instances = predictCheck(body);
+        if (instances === undefined) {
+          const parsed = predictSchema.safeParse(body);
+          if (!parsed.success) throw invalid(toFieldIssues(parsed.error));
+          instances = parsed.data.instances as PredictBody["instances"];
+        }
+        const rows = instances.length;
+        batcher.submit(model.encode(instances), rows, (e, out, offset) => {
+          if (e !== undefined) {
+            predictFailed(res, started, id, e);
+            return;
+          }
+          try {
+            predictRows.inc(rows);
+            send(res, predictStats, started, id, "POST", "/predict", 200, predictionsBody(out!, offset, rows), JSON_TYPE, false);
+          } catch (e2) {
+            predictFailed(res, started, id, e2);
+          }
+        });
+      } catch (e) {
+        predictFailed(res, started, id, e);
+      }
+    });
+  }
+
+  /** The error answer of /predict; nothing may escape from here into an event emitter or the batcher. */
+  function predictFailed(res: ServerResponse, started: number, id: string, err: unknown): void {
+    try {
+      const r = errorReply(err, id, "POST", "/predict");
+      send(res, predictStats, started, id, "POST", "/predict", r.status, r.body, JSON_TYPE, r.closeAfter);
+    } catch (e) {
+      logger.error({ err: e }, "response failed");
+      res.destroy();
+    }
+  }
+
+  async function handleRoute(req: IncomingMessage, res: ServerResponse, started: number, id: string, method: string, url: string): Promise<void> {
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    const template = templateOf(path);
+    const stats = metrics.route(templateOf(path), method);
     let reply: Reply;
-    // After an early refusal (413/415) the rest of the body is not read: close the connection rather than parse it as a request.
     let closeAfter = false;
     if (draining) {
       reply = json(503, { error: "shutting down", request_id: id });
@@ -229,31 +346,12 @@ export function buildApp(opts: AppOptions): App {
       try {
         reply = await route(req, method, path);
       } catch (err) {
-        if (err instanceof RequestError) {
-          reply = json(err.statusCode, { error: err.message, issues: err.issues, request_id: id });
-          closeAfter = err.statusCode === 413 || err.statusCode === 415;
-          logger.info({ reqId: id, method, url, statusCode: err.statusCode, error: err.message }, "request refused");
-        } else {
-          reply = json(500, { error: "internal error", request_id: id });
-          logger.error({ reqId: id, method, url, err }, "request failed");
-        }
+        const r = errorReply(err, id, method, url);
+        reply = r;
+        closeAfter = r.closeAfter;
       }
     }
-    if (res.destroyed) return; // the client went away
-    res.writeHead(reply.status, {
-      "content-type": reply.contentType ?? "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(reply.body),
-      "x-request-id": id,
-      // A request in flight when shutdown began: answer it, then close its keep-alive connection
-      // (server.close() only closes connections that are idle at that moment).
-      ...(draining || closeAfter ? { connection: "close" } : {}),
-    });
-    res.end(reply.body);
-    const seconds = (performance.now() - started) / 1000;
-    record(template, method, reply.status, seconds);
-    if (reply.status < 400 && logger.isLevelEnabled("debug")) {
-      logger.debug({ reqId: id, method, url, statusCode: reply.status, responseTime: seconds * 1000 }, "request completed");
-    }
+    send(res, stats, started, id, method, url, reply.status, reply.body, reply.contentType ?? JSON_TYPE, closeAfter);
   }
 
   /** Only route templates become metric labels; anything else (404s, typos) is "unmatched", so label cardinality stays bounded. */
@@ -272,10 +370,12 @@ export function buildApp(opts: AppOptions): App {
       keepAliveTimeout: 65_000,
     },
     (req, res) => {
-      handle(req, res).catch((err: unknown) => {
+      try {
+        handle(req, res);
+      } catch (err) {
         logger.error({ err }, "response failed");
         res.destroy();
-      });
+      }
     },
   );
   // Malformed HTTP (bad request line, oversized headers): a JSON 4xx, then close.

@@ -81,6 +81,53 @@ export function predictBodySchema(manifest: Manifest, maxRows: number) {
   );
 }
 
+/**
+ * Fast path for /predict: a check compiled from the same manifest rules, for
+ * the common well-formed body. It returns the instances when the body is
+ * certainly valid (every condition is at least as strict as the zod schema's,
+ * and the zod schema's output for such a body has the same values), and
+ * undefined otherwise; the caller then runs the zod schema, which alone
+ * decides and words every refusal. So valid bodies skip zod's ~3-5 µs and
+ * invalid ones get exactly the errors they got before.
+ */
+export function compilePredictCheck(manifest: Manifest, maxRows: number): (body: unknown) => Instance[] | undefined {
+  const names = manifest.features.map((f) => f.name);
+  const checks = manifest.features.map((f): ((v: unknown) => boolean) => {
+    if (f.type === "category") {
+      const allowed = new Set(f.categories);
+      return (v) => typeof v === "string" && allowed.has(v);
+    }
+    const { min, max } = f;
+    return f.type === "integer"
+      ? (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max
+      : (v) => typeof v === "number" && Number.isFinite(v) && v >= min && v <= max;
+  });
+  const width = names.length;
+  const plainObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+  /** Exactly one enumerable key (as zod counts them: for...in), and it is "instances". */
+  const onlyInstances = (body: Record<string, unknown>): boolean => {
+    let n = 0;
+    for (const k in body) if (++n > 1 || k !== "instances") return false;
+    return n === 1;
+  };
+  return (body) => {
+    if (!plainObject(body) || !onlyInstances(body)) return undefined;
+    const instances = body.instances;
+    if (!Array.isArray(instances) || instances.length < 1 || instances.length > maxRows) return undefined;
+    for (let r = 0; r < instances.length; r++) {
+      const x: unknown = instances[r];
+      if (!plainObject(x)) return undefined;
+      for (let j = 0; j < width; j++) if (!checks[j]!(x[names[j]!])) return undefined;
+      // Every feature is present and valid, so exactly `width` keys means no unknown field.
+      let keys = 0;
+      for (const _k in x) keys++;
+      if (keys !== width) return undefined;
+    }
+    return instances as Instance[];
+  };
+}
+
 export function fieldPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
