@@ -12,16 +12,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build, type Plugin } from "esbuild";
+import { median } from "../scripts/stats.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RUNS = Number(process.argv[2] ?? 5);
 const DEEP_IMPORT = /^@cdktf\/provider-aws\/lib\/([a-z0-9-]+)\/index\.js$/;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Wall time of one run of a command, in seconds; a failed run aborts the benchmark. */
 function timeRun(command: string, args: string[], env: NodeJS.ProcessEnv): number {
