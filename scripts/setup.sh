@@ -20,9 +20,12 @@ install_debian_packages() {
   "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Terraform is optional for the rehearsal (its plan stage says it is skipped) but the tests need it.
 check_terraform() {
   if ! command -v terraform >/dev/null; then
-    die "terraform is not on PATH: install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install); the plan stage and the infrastructure tests need it"
+    printf '[setup] WARNING: terraform is not on PATH: install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install).\n' >&2
+    printf '[setup] WARNING: without it npm start skips the plan stage and npm test FAILS its infrastructure tests.\n' >&2
+    return 0
   fi
   log "terraform $(terraform version -json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).terraform_version))')"
 }
