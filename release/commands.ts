@@ -53,6 +53,23 @@ function environment(name: string | undefined, flag: string): EnvironmentConfig 
 
 /* ------------------------------------------------------------------ upload */
 
+/**
+ * Stores a revision under `key` in the environment's bucket (which starts its deployment) and
+ * returns the new object version. S3 verifies the bytes against their SHA-256 on the way in, and
+ * a bucket that is not versioned is refused: a release must be pinned to one object version.
+ */
+async function putRevision(clients: AwsClients, config: EnvironmentConfig, key: string, body: Buffer, metadata: Record<string, string>): Promise<string> {
+  const bucket = resourceNames(config).revisionBucket;
+  const label = `s3://${bucket}/${key}`;
+  const checksum = sha256Base64(body);
+  const put = await aws("s3:PutObject", label, () =>
+    clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: "application/zip", ChecksumSHA256: checksum, Metadata: metadata })),
+  );
+  if (put.ChecksumSHA256 && put.ChecksumSHA256 !== checksum) throw new ReleaseError(`${label}: S3 stored checksum ${put.ChecksumSHA256}, expected ${checksum}`);
+  if (!put.VersionId) throw new ReleaseError(`${label} was stored without a version id: the revision bucket must be versioned (apply the ${config.name} stack)`);
+  return put.VersionId;
+}
+
 export interface UploadOptions {
   readonly env?: string | undefined;
   readonly file?: string | undefined;
@@ -75,25 +92,15 @@ export async function upload(options: UploadOptions, ctx: CommandContext): Promi
   const names = resourceNames(config);
   const key = `${names.releasePrefix}${basename(options.file)}`;
   const clients = ctx.clientsFor(config, options.profile);
-  const checksum = sha256Base64(zip);
-  const put = await aws("s3:PutObject", `s3://${names.revisionBucket}/${key}`, () =>
-    clients.s3.send(
-      new PutObjectCommand({
-        Bucket: names.revisionBucket,
-        Key: key,
-        Body: zip,
-        ContentType: "application/zip",
-        // S3 recomputes it and rejects the upload if a byte changed on the way.
-        ChecksumSHA256: checksum,
-        Metadata: { [METADATA.gitCommit]: bundle.gitCommit, [METADATA.modelVersion]: bundle.modelVersion, [METADATA.sha256]: bundle.sha256 },
-      }),
-    ),
-  );
-  if (!put.VersionId) throw new ReleaseError(`s3://${names.revisionBucket}/${key} was stored without a version id: the revision bucket must be versioned (apply the ${config.name} stack)`);
+  const versionId = await putRevision(clients, config, key, zip, {
+    [METADATA.gitCommit]: bundle.gitCommit,
+    [METADATA.modelVersion]: bundle.modelVersion,
+    [METADATA.sha256]: bundle.sha256,
+  });
   ctx.out(`uploaded ${options.file} to s3://${names.revisionBucket}/${key}`);
-  ctx.out(`  version ${put.VersionId}, sha256 ${bundle.sha256}, model ${bundle.modelVersion}, commit ${bundle.gitCommit} (from ${bundle.source})`);
-  ctx.out(`  the ${config.name} deployment starts from the S3 trigger; follow it with: npm run release -- watch --env ${config.name} --version-id ${put.VersionId}`);
-  ctx.out(put.VersionId);
+  ctx.out(`  version ${versionId}, sha256 ${bundle.sha256}, model ${bundle.modelVersion}, commit ${bundle.gitCommit} (from ${bundle.source})`);
+  ctx.out(`  the ${config.name} deployment starts from the S3 trigger; follow it with: npm run release -- watch --env ${config.name} --version-id ${versionId}`);
+  ctx.out(versionId);
   return 0;
 }
 
@@ -149,30 +156,15 @@ export async function promote(options: PromoteOptions, ctx: CommandContext): Pro
     ctx.out(existing.VersionId);
     return 0;
   }
-  const put = await aws("s3:PutObject", targetLabel, () =>
-    target.s3.send(
-      new PutObjectCommand({
-        Bucket: names.revisionBucket,
-        Key: key,
-        Body: object.body,
-        ContentType: "application/zip",
-        ChecksumSHA256: sha256Base64(object.body),
-        Metadata: {
-          [METADATA.gitCommit]: object.metadata[METADATA.gitCommit] ?? "unknown",
-          [METADATA.modelVersion]: object.metadata[METADATA.modelVersion] ?? "unknown",
-          [METADATA.sha256]: sha256,
-          [METADATA.promotedFrom]: `${from.name} ${sourceLabel}`,
-        },
-      }),
-    ),
-  );
-  if (put.ChecksumSHA256 && put.ChecksumSHA256 !== sha256Base64(object.body)) {
-    throw new ReleaseError(`${targetLabel}: S3 stored checksum ${put.ChecksumSHA256}, expected ${sha256Base64(object.body)}`);
-  }
-  if (!put.VersionId) throw new ReleaseError(`${targetLabel} was stored without a version id: the ${to.name} revision bucket must be versioned`);
-  ctx.out(`copied to ${targetLabel} version ${put.VersionId} (sha256 ${sha256}, byte-identical); the ${to.name} deployment starts from the S3 trigger:`);
-  ctx.out(`  npm run release -- watch --env ${to.name} --version-id ${put.VersionId}`);
-  ctx.out(put.VersionId);
+  const versionId = await putRevision(target, to, key, object.body, {
+    [METADATA.gitCommit]: object.metadata[METADATA.gitCommit] ?? "unknown",
+    [METADATA.modelVersion]: object.metadata[METADATA.modelVersion] ?? "unknown",
+    [METADATA.sha256]: sha256,
+    [METADATA.promotedFrom]: `${from.name} ${sourceLabel}`,
+  });
+  ctx.out(`copied to ${targetLabel} version ${versionId} (sha256 ${sha256}, byte-identical); the ${to.name} deployment starts from the S3 trigger:`);
+  ctx.out(`  npm run release -- watch --env ${to.name} --version-id ${versionId}`);
+  ctx.out(versionId);
   return 0;
 }
 
