@@ -22,15 +22,7 @@ function stackFor(envName: string, options: { reservedConcurrency?: number } = {
   const app = Testing.app();
   const stack = new TerraformStack(app, `trigger-${envName}`);
   const config = loadEnvironment(envName);
-  new AwsProvider(stack, "aws", {
-    region: config.region,
-    skipCredentialsValidation: true,
-    skipRequestingAccountId: true,
-    skipMetadataApiCheck: "true",
-    skipRegionValidation: true,
-    accessKey: "test",
-    secretKey: "test",
-  });
+  new AwsProvider(stack, "aws", { region: config.region });
   const bucket = new S3Bucket(stack, "revisions", { bucket: `mpg-model-${envName}-revisions-${config.accountId}-${config.region}` });
   const trigger = new DeploymentTrigger(stack, "trigger", { config, revisionBucketId: bucket.id, revisionBucketArn: bucket.arn, projectRoot: REPO, buildDirectory: BUILD, ...options });
   return { stack, trigger, config };
