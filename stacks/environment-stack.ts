@@ -124,7 +124,6 @@ export class EnvironmentStack extends TerraformStack {
     this.circleci = new CircleciDeployRoles(this, "circleci", {
       config,
       revisionBucketArn: this.revisions.bucket.arn,
-      vcsOrigin: config.ci.vcsOrigin,
     });
 
     new TerraformOutput(this, "load_balancer_dns_name", { value: this.loadBalancer.elb.dnsName, description: "Where clients send prediction requests" });

@@ -24,11 +24,17 @@ interface Synth {
   data: Record<string, Record<string, { statement: Statement[] }>>;
 }
 
-function synth(config: EnvironmentConfig, vcsOrigin = VCS_ORIGIN): Synth {
+/** dev's config with another repository, as a config that skipped the schema could carry. */
+function withOrigin(vcsOrigin: string): EnvironmentConfig {
+  const dev = loadEnvironment("dev");
+  return { ...dev, ci: { ...dev.ci, vcsOrigin } };
+}
+
+function synth(config: EnvironmentConfig): Synth {
   const app = Testing.app();
   const stack = new TerraformStack(app, `circleci-${config.name}`);
   new AwsProvider(stack, "aws", { region: config.region });
-  new CircleciDeployRoles(stack, "circleci", { config, revisionBucketArn: `arn:aws:s3:::bucket-${config.name}`, vcsOrigin });
+  new CircleciDeployRoles(stack, "circleci", { config, revisionBucketArn: `arn:aws:s3:::bucket-${config.name}` });
   return JSON.parse(Testing.synth(stack)) as Synth;
 }
 
@@ -169,11 +175,11 @@ describe("CircleciDeployRoles", () => {
   it("rejects an environment off the release path and a repository that is not owner/name", () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, "bad");
-    expect(() => new CircleciDeployRoles(stack, "a", { config: loadEnvironment("prod"), revisionBucketArn: "arn:aws:s3:::b", vcsOrigin: VCS_ORIGIN, releasePath: ["dev", "staging"] })).toThrow(
+    expect(() => new CircleciDeployRoles(stack, "a", { config: loadEnvironment("prod"), revisionBucketArn: "arn:aws:s3:::b", releasePath: ["dev", "staging"] })).toThrow(
       /prod is not on the release path dev -> staging/,
     );
-    expect(() => new CircleciDeployRoles(stack, "b", { config: loadEnvironment("dev"), revisionBucketArn: "arn:aws:s3:::b", vcsOrigin: "github.com/acme/*" })).toThrow(/vcsOrigin/);
-    expect(() => new CircleciDeployRoles(stack, "c", { config: loadEnvironment("dev"), revisionBucketArn: "arn:aws:s3:::b", vcsOrigin: "acme" })).toThrow(/vcsOrigin/);
+    expect(() => new CircleciDeployRoles(stack, "b", { config: withOrigin("github.com/acme/*"), revisionBucketArn: "arn:aws:s3:::b" })).toThrow(/vcsOrigin/);
+    expect(() => new CircleciDeployRoles(stack, "c", { config: withOrigin("acme"), revisionBucketArn: "arn:aws:s3:::b" })).toThrow(/vcsOrigin/);
   });
 
   it("keeps each environment's roles and policies stable", () => {

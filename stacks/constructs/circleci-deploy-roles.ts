@@ -21,16 +21,15 @@ export const RELEASE_BRANCH_REF = "refs/heads/main";
 const UUID_PATTERN = "????????-????-????-????-????????????";
 
 export interface CircleciDeployRolesProps {
-  /** The environment's validated config: account, region, project, CircleCI ids, state backend. */
+  /**
+   * The environment's validated config: account, region, project, CircleCI ids, state backend, and
+   * `ci.vcsOrigin`, the repository exactly as it appears in the token's `oidc.circleci.com/vcs-origin`
+   * claim (e.g. `github.com/acme/mpg-model`). It is pinned in the release roles' trust policies:
+   * without it a branch named `x/vcs-ref/refs/heads/main` could match a `*` and pass for main.
+   */
   readonly config: EnvironmentConfig;
   /** ARN of this environment's revision bucket (the upload and promote roles write under its release prefix). */
   readonly revisionBucketArn: string;
-  /**
-   * The repository CircleCI builds, exactly as it appears in the token's `oidc.circleci.com/vcs-origin`
-   * claim, e.g. `github.com/acme/mpg-model`. Pinned in the release roles' trust policies: without it a
-   * branch named `x/vcs-ref/refs/heads/main` could match a `*` and pass for main.
-   */
-  readonly vcsOrigin: string;
   /** Defaults to RELEASE_PATH; tests pass their own. */
   readonly releasePath?: readonly EnvironmentName[];
 }
@@ -69,8 +68,11 @@ export class CircleciDeployRoles extends Construct {
     const path = props.releasePath ?? RELEASE_PATH;
     const position = path.indexOf(config.name);
     if (position < 0) throw new Error(`environment ${config.name} is not on the release path ${path.join(" -> ")}`);
-    if (!/^[a-z0-9.-]+\.[a-z]+\/[\w.-]+\/[\w.-]+$/i.test(props.vcsOrigin)) {
-      throw new Error(`vcsOrigin must look like github.com/<owner>/<repository>, got "${props.vcsOrigin}"`);
+    // The schema checks this too; the trust policy is a security boundary, so the construct refuses
+    // a wildcard or a malformed origin even from a config that skipped the schema.
+    const vcsOrigin = props.config.ci.vcsOrigin;
+    if (!/^[a-z0-9.-]+\.[a-z]+\/[\w.-]+\/[\w.-]+$/i.test(vcsOrigin)) {
+      throw new Error(`vcsOrigin must look like github.com/<owner>/<repository>, got "${vcsOrigin}"`);
     }
 
     const names = resourceNames(config);
@@ -97,7 +99,7 @@ export class CircleciDeployRoles extends Construct {
     const anyBranch = [subject("*")];
     // Main only: the V2 token (the one circleci/aws-cli and our profiles use) carries the origin and ref in
     // `sub`. No `*` anywhere, so a crafted branch name cannot stretch a wildcard over "/vcs-ref/refs/heads/main".
-    const mainOnly = [subject(`${UUID_PATTERN}/vcs-origin/${props.vcsOrigin}/vcs-ref/${RELEASE_BRANCH_REF}`)];
+    const mainOnly = [subject(`${UUID_PATTERN}/vcs-origin/${vcsOrigin}/vcs-ref/${RELEASE_BRANCH_REF}`)];
 
     const role = (key: string, suffix: string, description: string, subjects: string[], statements: DataAwsIamPolicyDocumentStatement[]): IamRole => {
       const created = new IamRole(this, `${key}-role`, {
