@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DECLARED_ENVIRONMENTS, loadEnvironments, parseEnvironments, type EnvironmentName } from "../environments/index.js";
-import { synthesizeStack, type Block, type SynthesizedStack } from "./synthesized.js";
+import { synthesizeStack, synthesizeStacks, type Block, type SynthesizedStack } from "./synthesized.js";
 
 const environments = loadEnvironments();
-const stacks = {} as Record<EnvironmentName, SynthesizedStack>;
+let stacks: Record<EnvironmentName, SynthesizedStack>;
 
 beforeAll(() => {
-  for (const name of ["dev", "staging", "prod"] as const) stacks[name] = synthesizeStack(environments, name);
+  stacks = synthesizeStacks(environments);
 });
 
 /** Every Allow statement of every policy document in a stack. */

@@ -22,9 +22,20 @@ export interface SynthesizedStack {
   policyDocument(reference: string): Block;
 }
 
-export function synthesizeStack(environments: Record<EnvironmentName, EnvironmentConfig>, name: EnvironmentName): SynthesizedStack {
+/** The synthesizer of each stack of one program, built once. */
+function stackSynthesizer(environments: Record<EnvironmentName, EnvironmentConfig>): (name: EnvironmentName) => SynthesizedStack {
   const { stacks } = buildApp(environments, { projectRoot: PROJECT_ROOT, outdir: Testing.app().outdir });
-  return wrap(JSON.parse(Testing.synth(stacks[name], true)) as Block);
+  return (name) => wrap(JSON.parse(Testing.synth(stacks[name], true)) as Block);
+}
+
+/** Every stack of one program. */
+export function synthesizeStacks(environments: Record<EnvironmentName, EnvironmentConfig>): Record<EnvironmentName, SynthesizedStack> {
+  const synth = stackSynthesizer(environments);
+  return { dev: synth("dev"), staging: synth("staging"), prod: synth("prod") };
+}
+
+export function synthesizeStack(environments: Record<EnvironmentName, EnvironmentConfig>, name: EnvironmentName): SynthesizedStack {
+  return stackSynthesizer(environments)(name);
 }
 
 export function wrap(json: Block): SynthesizedStack {
