@@ -7,10 +7,23 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # Debian/Ubuntu packages, installed only when missing (needs root or sudo).
 install_debian_packages() {
-  local missing=()
-  command -v shellcheck >/dev/null || missing+=(shellcheck)
-  command -v curl >/dev/null || missing+=(curl)
-  command -v unzip >/dev/null || missing+=(unzip)
+  local missing=() package
+  # package:command pairs (a command proves the package is there); ruby-* libraries are checked with dpkg.
+  local wanted=(
+    shellcheck:shellcheck curl:curl unzip:unzip
+    # the real CodeDeploy agent (codedeploy-local) and the instance image it deploys to
+    ruby:ruby systemd-container:systemd-nspawn debootstrap:debootstrap iproute2:ip
+    # the blue/green rehearsal's load balancer, the SSH hop, the POSIX shells make_prediction.sh is tested under
+    haproxy:haproxy openssh-server:sshd openssh-client:ssh dash:dash busybox:busybox
+    # the model report's browser check
+    chromium:chromium
+  )
+  for package in "${wanted[@]}"; do
+    command -v "${package#*:}" >/dev/null || PATH="$PATH:/usr/sbin:/sbin" command -v "${package#*:}" >/dev/null || missing+=("${package%%:*}")
+  done
+  for package in ruby-minitar ruby-zip ruby-logging ruby-aws-sdk-core ruby-aws-sdk-s3 ruby-concurrent ruby-json; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+  done
   ((${#missing[@]})) || return 0
   command -v apt-get >/dev/null || die "please install: ${missing[*]} (no apt-get on this machine)"
   local sudo=()
