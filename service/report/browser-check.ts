@@ -6,6 +6,16 @@
 import { pathToFileURL } from "node:url";
 import type { Browser } from "./browser.js";
 
+/** The few DOM members the check reads (the project compiles without the DOM library). */
+interface PageElement {
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+  getBoundingClientRect(): { width: number; height: number };
+  readonly classList: ArrayLike<string>;
+  readonly children: { readonly length: number };
+}
+
 export interface RenderedFigure {
   readonly id: string;
   readonly width: number;
@@ -38,7 +48,7 @@ export async function checkPage(browser: Browser, htmlPath: string, screenshotPa
     const response = await page.goto(url, { waitUntil: "load", timeout: 15_000 });
     if (!response?.ok()) throw new Error(`the browser could not open ${url}`);
     const figures = await page.$$eval("figure[data-chart]", (nodes) =>
-      nodes.map((figure) => {
+      (nodes as unknown as PageElement[]).map((figure) => {
         const svg = figure.querySelector("svg");
         const box = svg?.getBoundingClientRect();
         const marks: Record<string, number> = {};
