@@ -159,7 +159,8 @@ export function renderPlanComment(reviews: readonly StackReview[], context: Comm
   // Largest per-stack address budget that fits at the first level where anything fits.
   const most = Math.max(0, ...reviews.map((r) => r.changes?.length ?? 0));
   for (const level of SHRINK) {
-    if (render(most, level).length <= maxLength) return render(most, level);
+    const whole = render(most, level);
+    if (whole.length <= maxLength) return whole;
     if (render(0, level).length > maxLength) continue;
     let low = 0;
     let high = most;
