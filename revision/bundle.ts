@@ -92,6 +92,8 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
     return envs;
   });
   const project = environments[0]!.project;
+  // One revision is promoted through every environment, so they share one fleet runtime (index.ts checks it).
+  const nodeMajor = environments[0]!.fleet.nodeMajorVersion;
   add("appspec.yml", appspecText);
 
   // 2. Hooks (bash, executable) and settings: one file per environment, keyed by deployment group.
@@ -108,14 +110,14 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
     const external = await timed("compile", async () => {
       const appOut = join(staging, "app");
       const [service] = await Promise.all([
-        buildService(appOut, { modelDir: join(appOut, "model") }),
+        buildService(appOut, { modelDir: join(appOut, "model"), nodeMajor }),
         build({
           entryPoints: [join(repoDir, "revision/smoke-check.ts")],
           outfile: join(staging, "hooks/smoke-check.mjs"),
           bundle: true,
           platform: "node",
           format: "esm",
-          target: "node20",
+          target: `node${nodeMajor}`,
           legalComments: "none",
           logLevel: "warning",
         }),

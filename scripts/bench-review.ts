@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
     // 3. Pricing in plan review, on the real plans of the three stacks.
     const synthDir = join(scratch, "synth");
-    buildApp(loadEnvironments(), { projectRoot: ROOT, outdir: synthDir }).app.synth();
+    buildApp(loadEnvironments(), { projectRoot: ROOT, outdir: synthDir, today: new Date() }).app.synth();
     let plans: Awaited<ReturnType<typeof planStacks>> = [];
     const planSeconds = await secondsAsync(async () => {
       plans = await planStacks({ synthDir, workRoot: join(synthDir, "work"), showJson: true });

@@ -21,6 +21,11 @@ export interface BuildServiceOptions {
    */
   modelDir?: string;
   minify?: boolean;
+  /**
+   * The Node.js major the bundle will run on (esbuild's target). Default: the Node.js running
+   * this build, for local use; a revision passes the fleet's `fleet.nodeMajorVersion`.
+   */
+  nodeMajor?: number;
 }
 
 export interface BuildServiceResult {
@@ -44,7 +49,7 @@ export async function buildService(outDir: string, opts: BuildServiceOptions = {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: `node${opts.nodeMajor ?? Number(process.versions.node.split(".")[0])}`,
     external: EXTERNAL,
     minify: opts.minify ?? false,
     sourcemap: "linked",
