@@ -18,7 +18,7 @@ export function escapeHtml(text: string): string {
 }
 
 const CSS = `
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #222; padding: 0 1rem; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1160px; color: #222; padding: 0 1rem; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .9rem; }
 th, td { border: 1px solid #ddd; padding: .3rem .6rem; text-align: left; vertical-align: top; }
@@ -30,7 +30,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 figure { display: inline-block; margin: 1rem 1rem 1rem 0; vertical-align: top; max-width: 540px; }
 figcaption { font-size: .85rem; color: #555; } figure h3 { font-size: 1rem; margin: 0 0 .3rem; }
 code { font-size: .85rem; word-break: break-all; }
-#checks td:first-child code { white-space: nowrap; word-break: normal; }`;
+#checks td:first-child code { white-space: nowrap; word-break: normal; } #checks td:nth-child(2) { min-width: 14rem; } #checks td:last-child { overflow-wrap: anywhere; } #checks { width: 100%; }`;
 
 const status = (pass: boolean) => `<span class="${pass ? "pass" : "fail"}">${pass ? "pass" : "fail"}</span>`;
 const delta = (d: number | null, better?: "lower" | "higher") => {
