@@ -4,7 +4,7 @@
  * or from a CI artifact store exactly the same, and the browser check proves it needs no network.
  */
 import { num } from "./markdown.js";
-import type { ModelReport } from "./report.js";
+import type { ModelReport } from "./report-types.js";
 
 export interface RenderedChart {
   readonly id: string;

@@ -3,7 +3,7 @@
  * (plan review's), at three levels of detail so the comment can shrink to fit GitHub's limit.
  * Pure: report in, markdown out.
  */
-import type { ModelReport } from "./report.js";
+import type { ModelReport } from "./report-types.js";
 
 /** full: metrics, checks, smoke cars, fingerprints; compact: metrics table and verdict; minimal: verdict and link. */
 export type SectionDetail = "full" | "compact" | "minimal";

@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { REPORT_VERSION, type ModelReport } from "./report.js";
+import { REPORT_VERSION, type ModelReport } from "./report-types.js";
 
 const result = z.object({ pass: z.boolean(), detail: z.string() });
 const schema = z.looseObject({
