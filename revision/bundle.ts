@@ -103,6 +103,8 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
     return envs;
   });
   const project = environments[0]!.project;
+  // One revision is promoted through every environment, so they share one fleet runtime (index.ts checks it).
+  const nodeMajor = environments[0]!.fleet.nodeMajorVersion;
   add("appspec.yml", appspecText);
 
   // 2. Hooks (bash, executable) and settings: one file per environment, keyed by deployment group.
@@ -119,7 +121,7 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
     const external = await timed("compile", async () => {
       const appOut = join(staging, "app");
       const [service, smokeCheck] = await Promise.all([
-        buildService(appOut, { modelDir: join(appOut, "model"), serviceDir: join(repoDir, "service") }),
+        buildService(appOut, { modelDir: join(appOut, "model"), nodeMajor, serviceDir: join(repoDir, "service") }),
         build({
           entryPoints: [join(repoDir, "revision/smoke-check.ts")],
           absWorkingDir: repoDir,
@@ -128,7 +130,7 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
           bundle: true,
           platform: "node",
           format: "esm",
-          target: "node20",
+          target: `node${nodeMajor}`,
           legalComments: "none",
           logLevel: "warning",
         }),

@@ -22,6 +22,11 @@ export interface BuildServiceOptions {
   modelDir?: string;
   minify?: boolean;
   /**
+   * The Node.js major the bundle will run on (esbuild's target). Default: the Node.js running
+   * this build, for local use; a revision passes the fleet's `fleet.nodeMajorVersion`.
+   */
+  nodeMajor?: number;
+  /**
    * The service/ directory to compile: default the one beside this file. The revision builder
    * passes its repository's, so that a bundle is built from the tree it describes.
    */
@@ -55,7 +60,7 @@ export async function buildService(outDir: string, opts: BuildServiceOptions = {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: `node${opts.nodeMajor ?? Number(process.versions.node.split(".")[0])}`,
     external: EXTERNAL,
     minify: opts.minify ?? false,
     sourcemap: "linked",
