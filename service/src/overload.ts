@@ -6,7 +6,8 @@
  * /ready, which are never refused, stay fast enough for the load balancer's health checks.
  *
  * The event-loop delay is read from Node's own monitor (perf_hooks.monitorEventLoopDelay, a libuv timer every
- * RESOLUTION_MS): the longest lag seen in each sample interval, minus the timer's own period.
+ * RESOLUTION_MS): the longest lag seen in each sample interval, minus the timer's own period (and the lateness of
+ * the sampling timer itself).
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 
@@ -41,10 +42,17 @@ export class Overload {
     const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     h.enable();
     this.histogram = h;
+    const interval = this.options.sampleIntervalMs ?? 250;
+    let last = performance.now();
     this.timer = setInterval(() => {
-      this.eventLoopDelayMs = Math.max(0, h.max / 1e6 - RESOLUTION_MS);
+      // The sampling timer's own lateness too: it sees a long block at the first tick after it, where the monitor's
+      // timer may only record it after this tick has read and reset the histogram.
+      const now = performance.now();
+      const late = now - last - interval;
+      last = now;
+      this.eventLoopDelayMs = Math.max(0, late, h.max / 1e6 - RESOLUTION_MS);
       h.reset();
-    }, this.options.sampleIntervalMs ?? 250);
+    }, interval);
     this.timer.unref();
   }
 
