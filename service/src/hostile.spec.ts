@@ -278,7 +278,8 @@ except Exception as e:
       const chunk = Buffer.alloc(64 * 1024, 0x20);
       let sent = 0;
       while (!socket.destroyed && sent < 10 * 1024 * 1024) {
-        if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), once(socket, "close")]);
+        // events.once rejects on "error": the reset after the bound is what ends this loop.
+        if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), once(socket, "close")]).catch(() => socket.destroy());
         sent += chunk.length;
       }
       await Promise.race([once(socket, "close"), sleep(3000)]);
