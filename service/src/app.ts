@@ -33,7 +33,7 @@ export interface AppOptions {
   serviceVersion?: string;
   /** The deployment revision (REVISION_ID), echoed in /predict, infer and /version answers when set. */
   revisionId?: string;
-  /** Overload protection limits (0 switches a limit off). Default: 200 ms event-loop delay, 1024 requests in flight. */
+  /** Overload protection limits (0 switches a limit off). Default: 1000 ms event-loop delay, 1024 requests in flight. */
   overload?: Partial<OverloadOptions>;
   /** Node's HTTP timeouts; the defaults are the documented ones. */
   timeouts?: Partial<Timeouts>;
@@ -120,7 +120,7 @@ export function buildApp(opts: AppOptions): App {
   let draining = false;
   const logDrops = opts.logDrops ?? newLogDrops();
   const sampler = new LogSampler(logger, logDrops);
-  const overload = new Overload({ maxEventLoopDelayMs: 200, maxInFlight: 1024, ...opts.overload });
+  const overload = new Overload({ maxEventLoopDelayMs: 1000, maxInFlight: 1024, ...opts.overload });
   const connectionErrors: ConnectionErrorCounts = new Map();
   const bodyTimedOut = new WeakSet<IncomingMessage>();
   const metrics = createMetrics(m, {

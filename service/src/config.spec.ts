@@ -15,7 +15,7 @@ describe("service configuration from the environment", () => {
       BODY_LIMIT_BYTES: 1048576,
       SHUTDOWN_TIMEOUT_MS: 10000,
       METRICS_PORT: 9464,
-      MAX_EVENT_LOOP_DELAY_MS: 200,
+      MAX_EVENT_LOOP_DELAY_MS: 1000,
       MAX_IN_FLIGHT_REQUESTS: 1024,
     });
     expect(c.REVISION_ID).toBeUndefined();

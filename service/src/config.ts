@@ -51,7 +51,7 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9._:@+/-]{1,128}$/, "must be 1-128 letters, digits or . _ : @ + / -")
       .optional(),
     /** Overload protection: /predict answers 503 + Retry-After while the event-loop delay is over this (0 = off). */
-    MAX_EVENT_LOOP_DELAY_MS: whole(0, 60_000).default(200),
+    MAX_EVENT_LOOP_DELAY_MS: whole(0, 60_000).default(1000),
     /** Overload protection: /predict answers 503 + Retry-After while this many prediction requests are in flight (0 = off). */
     MAX_IN_FLIGHT_REQUESTS: whole(0, 1_000_000).default(1024),
   })
