@@ -165,9 +165,11 @@ describe("overload protection", () => {
       const shed = await post();
       expect(shed.status).toBe(503);
       expect(((await shed.json()) as { error: string }).error).toMatch(/event-loop delay \d+ ms is over the 100 ms limit/);
-      await sleep(200);
-      expect((await post()).status).toBe(200);
-      expect(await scrape(svc)).toMatch(/http_requests_shed_total\{reason="event_loop_delay"\} 1/);
+      // Recovery: accepted again once the sampled delay is back under the limit (a busy machine may take a few samples).
+      let status = 503;
+      for (const deadline = performance.now() + 5000; status === 503 && performance.now() < deadline; await sleep(50)) status = (await post()).status;
+      expect(status).toBe(200);
+      expect(await scrape(svc)).toMatch(/http_requests_shed_total\{reason="event_loop_delay"\} [1-9]\d*/);
     } finally {
       await svc.close();
     }
