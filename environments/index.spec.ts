@@ -47,7 +47,7 @@ describe("environment configs", () => {
     ["a malformed VPC CIDR", "dev", (c) => (c.network.vpcCidr = "10.10.0.0/33"), /at network\.vpcCidr/],
     ["a CIDR with host bits set", "dev", (c) => (c.network.vpcCidr = "10.10.0.5/16"), /host bits are set[\s\S]*at network\.vpcCidr/],
     ["a VPC larger than /16", "dev", (c) => (c.network.vpcCidr = "10.0.0.0/8"), /between \/16 and \/28[\s\S]*at network\.vpcCidr/],
-    ["an admin CIDR that is not a CIDR", "dev", (c) => (c.access.sshCidrs = ["10.0.0.0"]), /IPv4 or IPv6 CIDR[\s\S]*at access\.sshCidrs\[0\]/],
+    ["a client CIDR that is not a CIDR", "dev", (c) => (c.access.loadBalancerCidrs = ["10.0.0.0"]), /IPv4 or IPv6 CIDR[\s\S]*at access\.loadBalancerCidrs\[0\]/],
     ["a subnet outside its VPC", "dev", (c) => (c.network.subnets[0]!.privateCidr = "10.99.10.0/24"), /10\.99\.10\.0\/24 is outside the VPC 10\.10\.0\.0\/16[\s\S]*at network\.subnets\[0\]\.privateCidr/],
     ["overlapping subnets", "dev", (c) => (c.network.subnets[1]!.publicCidr = "10.10.0.128/25"), /10\.10\.0\.128\/25 overlaps 10\.10\.0\.0\/24[\s\S]*at network\.subnets\[1\]\.publicCidr/],
     ["an availability zone without a subnet pair", "prod", (c) => c.network.subnets.pop(), /one public\/private subnet pair per availability zone \(missing: eu-west-1c[\s\S]*at network\.subnets/],
@@ -60,8 +60,9 @@ describe("environment configs", () => {
       c.availabilityZones = ["eu-west-1a"];
       c.network.subnets = c.network.subnets.slice(0, 1);
     }, /prod needs at least 2 availability zones[\s\S]*at availabilityZones/],
-    ["SSH from the internet outside dev (IPv4)", "staging", (c) => (c.access.sshCidrs = ["0.0.0.0/0"]), /SSH from the whole internet \(0\.0\.0\.0\/0\) is only tolerated in dev[\s\S]*at access\.sshCidrs\[0\]/],
-    ["SSH from the internet outside dev (IPv6)", "prod", (c) => (c.access.sshCidrs = ["10.0.0.0/8", "::/0"]), /SSH from the whole internet \(::\/0\)[\s\S]*at access\.sshCidrs\[1\]/],
+    // SSH is granted by IAM through the Instance Connect Endpoint: an old config's network list must not silently vanish.
+    ["a retired SSH network list, even a private one", "dev", (c) => Object.assign(c.access, { sshCidrs: ["10.0.0.0/8"] }), /access\.sshCidrs is retired: SSH goes through the environment's EC2 Instance Connect Endpoint[\s\S]*ssh_operators_policy_arn[\s\S]*at access\.sshCidrs/],
+    ["SSH from the internet", "prod", (c) => Object.assign(c.access, { sshCidrs: ["0.0.0.0/0"] }), /access\.sshCidrs is retired[\s\S]*at access\.sshCidrs/],
     ["a malformed instance type", "dev", (c) => (c.fleet.instanceType = "t3-small"), /EC2 instance type[\s\S]*at fleet\.instanceType/],
     ["a malformed AMI id", "dev", (c) => (c.fleet.amiId = "ami-12345"), /AMI id[\s\S]*at fleet\.amiId/],
     ["no NAT with an AMI that lacks the runtime", "dev", (c) => (c.network.natGateways = "none"), /without NAT cannot download Node\.js[\s\S]*at network\.natGateways/],

@@ -4,7 +4,7 @@
  * fails before any construct is created.
  */
 import { z } from "zod";
-import { contains, isNetworkAddress, isWorld, overlaps } from "./cidr.js";
+import { contains, isNetworkAddress, overlaps } from "./cidr.js";
 
 export const ENVIRONMENT_NAMES = ["dev", "staging", "prod"] as const;
 export const EnvironmentName = z.enum(ENVIRONMENT_NAMES);
@@ -110,8 +110,17 @@ export const EnvironmentConfigSchema = z
     access: z.strictObject({
       /** Who may reach the load balancer's listeners. */
       loadBalancerCidrs: z.array(IngressCidr).min(1),
-      /** Who may SSH to the instances (port 22 only, never through the load balancer). */
-      sshCidrs: z.array(IngressCidr),
+      /**
+       * Retired: SSH reaches the instances only through the environment's EC2 Instance Connect
+       * Endpoint, whose security group is the only one the instances admit on port 22. Who may
+       * SSH is decided by IAM (the stack's ssh_operators_policy_arn output), not by networks.
+       */
+      sshCidrs: z
+        .undefined({
+          error:
+            "access.sshCidrs is retired: SSH goes through the environment's EC2 Instance Connect Endpoint and is granted by IAM (attach the stack output ssh_operators_policy_arn to the operators' role); delete this key (README, \"SSH to an instance\")",
+        })
+        .optional(),
     }),
     service: z.strictObject({
       port: Port,
@@ -203,9 +212,6 @@ export const EnvironmentConfigSchema = z
       if (config.availabilityZones.length < 2) {
         issue(["availabilityZones"], `${config.name} needs at least 2 availability zones`);
       }
-      config.access.sshCidrs.forEach((cidr, i) => {
-        if (isWorld(cidr)) issue(["access", "sshCidrs", i], `SSH from the whole internet (${cidr}) is only tolerated in dev`);
-      });
     }
 
     if (config.backend.type === "s3" && !config.backend.key.includes(config.name)) {

@@ -10,7 +10,6 @@ export interface SecurityGroupsProps {
   readonly listenerPorts: readonly number[];
   readonly servicePort: number;
   readonly loadBalancerCidrs: readonly string[];
-  readonly sshCidrs: readonly string[];
 }
 
 /** A rule's peer: an IPv4 or IPv6 CIDR, or another security group. */
@@ -24,8 +23,9 @@ function peerOf(peer: Peer) {
 /**
  * Two groups and nothing implicit: the load balancer accepts only its listeners from the
  * allowed CIDRs and talks only to the instances' service port; the instances accept the
- * service port only from the load balancer and SSH only from the admin CIDRs, and reach out
- * only over HTTP(S) (package mirrors, Node.js, the CodeDeploy agent and endpoints).
+ * service port only from the load balancer, and reach out only over HTTP(S) (package mirrors,
+ * Node.js, the CodeDeploy agent and endpoints). SSH comes only from the EC2 Instance Connect
+ * Endpoint's group (instance-connect-endpoint.ts adds that rule), never from a CIDR.
  */
 export class SecurityGroups extends Construct {
   public readonly loadBalancer: SecurityGroup;
@@ -42,6 +42,7 @@ export class SecurityGroups extends Construct {
     });
     this.instances = new SecurityGroup(this, "instances", {
       name: `${props.name}-instances`,
+      // Unchanged since SSH moved to the Instance Connect Endpoint: a new description would replace the group.
       description: `Model service instances of ${props.name}: service port from the load balancer, SSH from admins`,
       vpcId: props.vpcId,
       tags: { Name: `${props.name}-instances` },
@@ -55,7 +56,6 @@ export class SecurityGroups extends Construct {
     this.egress(this.loadBalancer, "load-balancer-to-instances", props.servicePort, { group: this.instances }, "Forward requests and health checks to the model service");
 
     this.ingress(this.instances, "instances-from-load-balancer", props.servicePort, { group: this.loadBalancer }, "Model service traffic and health checks from the load balancer");
-    props.sshCidrs.forEach((cidr, i) => this.ingress(this.instances, `instances-ssh-${i}`, 22, { cidr }, `SSH from admin network ${cidr}`));
     this.egress(this.instances, "instances-https-out", 443, { cidr: "0.0.0.0/0" }, "HTTPS to AWS APIs, S3, the CodeDeploy agent bucket and Node.js downloads");
     this.egress(this.instances, "instances-http-out", 80, { cidr: "0.0.0.0/0" }, "HTTP to the distribution's package mirrors (apt verifies signatures)");
   }
