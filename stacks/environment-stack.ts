@@ -61,7 +61,8 @@ export class EnvironmentStack extends TerraformStack {
 
     // SSH without a bastion or an open port: the endpoint's group is the only way in on port 22.
     this.instanceConnect = new InstanceConnectEndpoint(this, "instance-connect", {
-      name: names.prefix,
+      name: names.instanceConnectEndpoint,
+      policyName: names.sshOperatorsPolicy,
       environment: config.name,
       accountId: config.accountId,
       region: config.region,

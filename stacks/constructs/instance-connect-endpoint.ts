@@ -5,19 +5,18 @@ import type { Subnet } from "@cdktf/provider-aws/lib/subnet/index.js";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule/index.js";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule/index.js";
 import { Construct } from "constructs";
-import { ENVIRONMENT_TAG_KEY } from "../../environments/names.js";
+import { ENVIRONMENT_TAG_KEY, SSH_OS_USER } from "../../environments/names.js";
 import { partitionOf } from "./aws-partition.js";
 import { policyDocument } from "./policy-document.js";
 
-/** The only login the instances' AMI (Ubuntu) offers over EC2 Instance Connect. */
-export const SSH_OS_USER = "ubuntu";
 export const SSH_PORT = 22;
 /** Longest tunnel an operator may hold open (the service's own maximum is 3600 s). */
 export const MAX_TUNNEL_SECONDS = 3600;
 
 export interface InstanceConnectEndpointProps {
-  /** Resource name prefix (project-environment). */
+  /** Name of the endpoint and its security group: the release CLI finds the endpoint by it. */
   readonly name: string;
+  readonly policyName: string;
   /** Environment name, as in the instances' Environment tag: the only instances operators may push keys to. */
   readonly environment: string;
   readonly accountId: string;
@@ -47,12 +46,13 @@ export class InstanceConnectEndpoint extends Construct {
     super(scope, id);
     const [subnet] = props.privateSubnets;
     if (!subnet) throw new Error(`${props.name}: an EC2 Instance Connect Endpoint needs a private subnet`);
+    const tags = { Name: props.name };
 
     this.securityGroup = new SecurityGroup(this, "security-group", {
-      name: `${props.name}-instance-connect`,
-      description: `EC2 Instance Connect Endpoint of ${props.name}: SSH to the model service instances only`,
+      name: props.name,
+      description: `EC2 Instance Connect Endpoint of ${props.environment}: SSH to the model service instances only`,
       vpcId: props.vpcId,
-      tags: { Name: `${props.name}-instance-connect` },
+      tags,
     });
     // Traffic into the endpoint comes from the EC2 Instance Connect service and is governed by
     // IAM (OpenTunnel), not by inbound rules: the group has none.
@@ -79,12 +79,12 @@ export class InstanceConnectEndpoint extends Construct {
       // The instances then see the endpoint's address, which the group rule above admits; with
       // the client's address preserved they would see laptops' addresses that no rule admits.
       preserveClientIp: false,
-      tags: { Name: `${props.name}-instance-connect` },
+      tags,
     });
 
     const partition = partitionOf(props.region);
     this.operatorPolicy = new IamPolicy(this, "operator-policy", {
-      name: `${props.name}-ssh-operators`,
+      name: props.policyName,
       description: `SSH to ${props.environment} instances as ${SSH_OS_USER} through their EC2 Instance Connect Endpoint (npm run release -- ssh)`,
       policy: policyDocument(this, "operator-permissions", [
         {
