@@ -43,6 +43,11 @@ function which(program: string): string {
 const BUSYBOX = which("busybox");
 const SHELLS: Record<string, string[]> = { sh: [which("sh")], dash: [which("dash")], bash: [which("bash")], "busybox sh": [BUSYBOX, "sh"] };
 
+/** An empty value in `env` means "not set" in the script's environment. */
+function withoutEmpty(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+}
+
 function runScript(shell: string, args: string[], options: { port?: number; stdin?: string; script?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
   const [command, ...prefix] = SHELLS[shell]!;
   const path = shell === "busybox sh" ? busyboxPath : (process.env.PATH ?? "");
@@ -50,7 +55,7 @@ function runScript(shell: string, args: string[], options: { port?: number; stdi
     const child = execFile(
       command!,
       [...prefix, options.script ?? SCRIPT, ...args],
-      { cwd: options.cwd, env: { PATH: path, HOST: "127.0.0.1", PORT: String(options.port ?? server.port), ...options.env }, timeout: 20_000 },
+      { cwd: options.cwd, env: withoutEmpty({ PATH: path, HOST: "127.0.0.1", PORT: String(options.port ?? server.port), ...options.env }), timeout: 20_000 },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== "number") return reject(error);
         resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
@@ -146,22 +151,29 @@ describe("make_prediction.sh", () => {
     expect(pairs.stdout).toMatch(/^The model auto-mpg \S+ predicts \d+\.\d miles per gallon for the example car \(chevrolet chevelle malibu\) with origin=Japan\.\n$/);
   });
 
-  it("finds the model's manifest through a symlink from anywhere, as /usr/local/bin/make_prediction.sh on an instance", async () => {
-    // The revision's layout: app/bin/make_prediction.sh beside app/model/manifest.json, linked from PATH.
-    const app = join(work, "opt", "app");
-    await mkdir(join(app, "bin"), { recursive: true });
-    await mkdir(join(app, "model"), { recursive: true });
-    await copyFile(SCRIPT, join(app, "bin", "make_prediction.sh"));
-    await copyFile(join(MODEL_DIR, "manifest.json"), join(app, "model", "manifest.json"));
-    const bin = join(work, "usr-local-bin");
+  it("asks the service installed beside it, found through a symlink, as `sh make_prediction.sh` in the application folder and make_prediction.sh on PATH", async () => {
+    // A revision's layout under a root: <root>/opt/mpg-model/app/{bin,model}, the settings AfterInstall writes in <root>/etc.
+    const root = join(work, "instance");
+    const appDir = join(root, "opt", "mpg-model");
+    await mkdir(join(appDir, "app", "bin"), { recursive: true });
+    await mkdir(join(appDir, "app", "model"), { recursive: true });
+    await mkdir(join(root, "etc", "mpg-model"), { recursive: true });
+    await copyFile(SCRIPT, join(appDir, "app", "bin", "make_prediction.sh"));
+    await copyFile(join(MODEL_DIR, "manifest.json"), join(appDir, "app", "model", "manifest.json"));
+    await writeFile(join(root, "etc", "mpg-model", "service.env"), `DEPLOYMENT_GROUP=mpg-model-dev\nHOST=127.0.0.1\nPORT=${server.port}\nREADY_PATH=/ready\n`);
+    const bin = join(root, "usr", "local", "bin");
     await mkdir(bin, { recursive: true });
-    await symlink(join(app, "bin", "make_prediction.sh"), join(bin, "make_prediction.sh"));
-    await symlink("app/bin/make_prediction.sh", join(work, "opt", "make_prediction.sh"));
+    await symlink(join(appDir, "app", "bin", "make_prediction.sh"), join(bin, "make_prediction.sh"));
+    await symlink("app/bin/make_prediction.sh", join(appDir, "make_prediction.sh"));
+    const noPort = { PORT: "", HOST: "" };
     for (const shell of Object.keys(SHELLS)) {
-      expect(Math.abs(prediction(await runScript(shell, [], { script: join(bin, "make_prediction.sh"), cwd: tmpdir() })) - example.expected)).toBeLessThan(0.01);
-      // `sh make_prediction.sh` typed in the application folder.
-      expect(Math.abs(prediction(await runScript(shell, [], { script: "make_prediction.sh", cwd: join(work, "opt") })) - example.expected)).toBeLessThan(0.01);
+      expect(Math.abs(prediction(await runScript(shell, [], { script: join(bin, "make_prediction.sh"), cwd: tmpdir(), env: noPort })) - example.expected)).toBeLessThan(0.01);
+      expect(Math.abs(prediction(await runScript(shell, [], { script: "make_prediction.sh", cwd: appDir, env: noPort })) - example.expected)).toBeLessThan(0.01);
     }
+    // PORT from the environment still wins over the installed settings.
+    const elsewhere = await runScript("dash", [], { script: "make_prediction.sh", cwd: appDir, env: { PORT: "1" } });
+    expect(elsewhere.code).toBe(3);
+    expect(elsewhere.stderr).toMatch(/127\.0\.0\.1:1\/predict/);
   });
 
   it("exits 2 naming the problem when there is no manifest for the example car, and works when given a car", async () => {

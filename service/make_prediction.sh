@@ -8,8 +8,8 @@
 #   --file FILE        the JSON from FILE; '-' or --file - reads it from stdin
 #   CAR as key=value   weight=4500 origin=Japan ...: the example car with these fields changed
 #   --human            one sentence per car with its MPG instead of the JSON answer
-# HOST (localhost), PORT (8080), TIMEOUT_SECONDS (10) and MODEL_MANIFEST (found beside the
-# script) may also come from the environment.
+# HOST (localhost), PORT (the installed service's, else 8080), TIMEOUT_SECONDS (10) and
+# MODEL_MANIFEST (found beside the script) may also come from the environment.
 #
 # Exit codes: 0 answered; 1 curl missing; 2 bad arguments (or no example car to send);
 # 3 service unreachable; 4 the service refused the input (its error is printed);
@@ -35,19 +35,23 @@ usage() {
   sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
+# This script's own path, symlinks (/usr/local/bin, the application folder) followed.
+script_path() {
+  if resolved="$(readlink -f -- "$0" 2>/dev/null)" && [ -n "$resolved" ]; then
+    printf '%s\n' "$resolved"
+  else
+    printf '%s\n' "$0"
+  fi
+}
+
 # The manifest of the model this script was installed with: app/bin/../model in a revision,
-# service/model in the repository. A symlink (/usr/local/bin, the application folder) is
-# followed first, so that the script finds its manifest from wherever it is called.
+# service/model in the repository, so that it is found from wherever the script is called.
 find_manifest() {
   if [ -n "${MODEL_MANIFEST:-}" ]; then
     printf '%s\n' "$MODEL_MANIFEST"
     return 0
   fi
-  self="$0"
-  if resolved="$(readlink -f -- "$0" 2>/dev/null)" && [ -n "$resolved" ]; then
-    self="$resolved"
-  fi
-  dir="$(dirname -- "$self")"
+  dir="$(dirname -- "$(script_path)")"
   for candidate in "$dir/../model/manifest.json" "$dir/model/manifest.json" "$dir/app/model/manifest.json"; do
     if [ -f "$candidate" ]; then
       printf '%s\n' "$candidate"
@@ -55,6 +59,23 @@ find_manifest() {
     fi
   done
   return 1
+}
+
+# The port of the service installed beside this script: AfterInstall writes it to
+# <root>/etc/<app>/service.env for a revision in <root>/opt/<app>/app/bin, so that on an instance
+# (or a local target) `sh make_prediction.sh` asks that machine's own service.
+installed_port() {
+  bin_dir="$(dirname -- "$(script_path)")"
+  case "$bin_dir" in
+    */opt/*/app/bin) ;;
+    *) return 1 ;;
+  esac
+  app_dir="${bin_dir%/app/bin}"
+  settings="${app_dir%/opt/*}/etc/${app_dir##*/}/service.env"
+  [ -r "$settings" ] || return 1
+  found="$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$settings" | sed -n '$p')"
+  [ -n "$found" ] || return 1
+  printf '%s\n' "$found"
 }
 
 # example_field FIELD: "instance" (the car as flat JSON) or "name" of the manifest's first smoke
@@ -155,7 +176,7 @@ set_car() {
 main() {
   human_output=false
   host="${HOST:-localhost}"
-  port="${PORT:-8080}"
+  port="${PORT:-$(installed_port || echo 8080)}"
   car=""
   source=""
   pairs=""
