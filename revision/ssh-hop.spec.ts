@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,6 +57,18 @@ describe("the local SSH hop (Debian's sshd on 127.0.0.1)", () => {
     const r = sshWith((args) => args.map((a) => (a.startsWith("UserKnownHostsFile=") ? `UserKnownHostsFile=${join(hop.dir, "sshd_config")}` : a)));
     expect(r.status).toBe(255);
     expect(r.stderr).toMatch(/Host key verification failed|No ED25519 host key is known/);
+  });
+
+  it("logs in to an empty home as root, like a fresh instance account, without touching the host's home", async () => {
+    const { homedir } = await import("node:os");
+    const root = process.getuid?.() === 0;
+    const r = await hop.run('cd && pwd && ls -A');
+    expect(r.code).toBe(0);
+    const [pwd, ...listing] = r.stdout.trim().split("\n").filter(Boolean);
+    expect(pwd).toBe(homedir());
+    if (root) expect(listing).toEqual([]);
+    else expect(listing.sort()).toEqual(readdirSync(homedir()).sort());
+    expect(readdirSync(homedir()).length).toBeGreaterThanOrEqual(listing.length);
   });
 
   it("listens on 127.0.0.1 only", () => {

@@ -6,7 +6,10 @@
  *
  * As root, sshd insists on its privilege-separation folder /run/sshd; rather than creating it on
  * the host, sshd runs in a mount namespace of its own with a private tmpfs on /run (unshare), so
- * the host is left exactly as it was. As any other user, sshd runs as that user without one.
+ * the host is left exactly as it was. In that namespace the login's home is an empty tmpfs too,
+ * like a fresh instance account: bash run by sshd sources ~/.bashrc, and this machine's root
+ * .bashrc (pyenv init) alone took 0.7 s, a cost no instance has. As any other user, sshd runs as
+ * that user, in no namespace, with the user's own home.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -146,8 +149,15 @@ export class SshHop {
       const logFile = join(dir, "sshd.log");
       const sshdArgs = ["-D", "-E", logFile, "-f", join(dir, "sshd_config")];
       const root = process.getuid?.() === 0;
+      const home = userInfo().homedir;
+      const inNamespace = [
+        "mount -t tmpfs -o mode=0755,size=1m mpg-sshd-run /run",
+        "mkdir -m 0755 /run/sshd",
+        ...(home && home !== "/" && existsSync(home) ? ['mount -t tmpfs -o mode=0700,size=1m mpg-sshd-home "$HOME_DIR"'] : []),
+        'exec "$@"',
+      ].join(" && ");
       const sshd = root
-        ? spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs -o mode=0755,size=1m mpg-sshd-run /run && mkdir -m 0755 /run/sshd && exec "$@"', "sh", SSHD, ...sshdArgs], { stdio: ["ignore", "ignore", "pipe"] })
+        ? spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", inNamespace, "sh", SSHD, ...sshdArgs], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, HOME_DIR: home } })
         : spawn(SSHD, sshdArgs, { stdio: ["ignore", "ignore", "pipe"] });
       let startError = "";
       sshd.stderr!.on("data", (chunk: Buffer) => (startError += chunk.toString()));
