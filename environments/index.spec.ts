@@ -93,6 +93,15 @@ describe("environment configs", () => {
     expect(errorOf(() => parseEnvironments(none))).toMatch(/account 333333333333[\s\S]*found none/);
   });
 
+  it("requires one fleet Node.js major across environments, because one revision is promoted through all", () => {
+    const mixed = { ...DECLARED_ENVIRONMENTS, prod: variant("prod", (c) => (c.fleet.nodeMajorVersion = 22)) };
+    expect(errorOf(() => parseEnvironments(mixed))).toMatch(/same fleet\.nodeMajorVersion[\s\S]*dev: 24, staging: 24, prod: 22[\s\S]*→ at fleet\.nodeMajorVersion/);
+  });
+
+  it("rejects an odd (short-lived) fleet Node.js major", () => {
+    expect(errorOf(() => parseEnvironment("dev", variant("dev", (c) => (c.fleet.nodeMajorVersion = 25))))).toMatch(/even \(LTS\) Node\.js major[\s\S]*→ at fleet\.nodeMajorVersion/);
+  });
+
   it("requires every environment to be declared", () => {
     const { prod: _prod, ...withoutProd } = DECLARED_ENVIRONMENTS;
     expect(errorOf(() => parseEnvironments(withoutProd))).toBe('environment "prod" is not declared');

@@ -99,8 +99,13 @@ export const EnvironmentConfigSchema = z
       amiId: z.string().regex(/^ami-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be an AMI id: ami- followed by 8 or 17 hex digits"),
       /** True when the AMI already has Node.js and the CodeDeploy agent: user data then only checks them. */
       amiHasRuntime: z.boolean(),
-      /** Node.js major version the service is built for; user data installs it. */
-      nodeMajorVersion: z.number().int().min(20).max(26),
+      /** Node.js major version the service is built for; user data installs it. Even (LTS) majors only; synthesis also checks its end of support (runtime-support.ts). */
+      nodeMajorVersion: z
+        .number()
+        .int()
+        .min(20)
+        .max(30)
+        .refine((major) => major % 2 === 0, { message: "must be an even (LTS) Node.js major: odd majors are supported for 6 months only" }),
       instancesPerSlot: z.number().int().min(1).max(20),
       rootVolumeGiB: z.number().int().min(8).max(200),
       /** Optional EC2 key pair for SSH; without one, SSH needs EC2 Instance Connect or SSM. */
@@ -219,6 +224,11 @@ export const EnvironmentConfigSchema = z
     }
   });
 
+/**
+ * One rule for every CIDR list that must not be "the internet" (defined in cidr.ts by what the
+ * list covers, not how it is spelled). The error points at the entry when one entry alone is
+ * too wide, at the list when only their union is.
+ */
 function isValidCidrSyntax(cidr: string): boolean {
   return z.cidrv4().safeParse(cidr).success;
 }

@@ -6,7 +6,6 @@
  */
 import { CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { EC2Client } from "@aws-sdk/client-ec2";
-import { EC2InstanceConnectClient } from "@aws-sdk/client-ec2-instance-connect";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { S3Client } from "@aws-sdk/client-s3";
 
@@ -30,8 +29,6 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly elb: ElasticLoadBalancingClient;
   readonly ec2: EC2Client;
-  /** SendSSHPublicKey: the one-time key of `release ssh`. */
-  readonly instanceConnect: EC2InstanceConnectClient;
 }
 
 export interface ClientOptions {
@@ -47,7 +44,6 @@ export function createClients({ region, profile }: ClientOptions): AwsClients {
     s3: new S3Client(common),
     elb: new ElasticLoadBalancingClient(common),
     ec2: new EC2Client(common),
-    instanceConnect: new EC2InstanceConnectClient(common),
   };
 }
 

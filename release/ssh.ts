@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { DescribeInstanceConnectEndpointsCommand, DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
-import { SendSSHPublicKeyCommand } from "@aws-sdk/client-ec2-instance-connect";
+import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from "@aws-sdk/client-ec2-instance-connect";
 import { DescribeLoadBalancersCommand } from "@aws-sdk/client-elastic-load-balancing";
 import type { EnvironmentConfig } from "../environments/index.js";
 import { ENVIRONMENT_TAG_KEY, INITIAL_LIVE_SLOT, resourceNames, SLOT_TAG_KEY, SSH_OS_USER, type Slot } from "../environments/names.js";
@@ -286,8 +286,10 @@ export async function openSession(
   const osUser = options.osUser ?? SSH_OS_USER;
   const key = oneTimeKey(env);
   try {
+    // Made here rather than with the other clients: the deployment trigger (Lambda) shares those and never pushes keys.
+    const instanceConnect = new EC2InstanceConnectClient({ region: config.region, maxAttempts: 1, ...(options.profile ? { profile: options.profile } : {}) });
     await aws("ec2-instance-connect:SendSSHPublicKey", `${target.instanceId} as ${osUser}`, () =>
-      clients.instanceConnect.send(new SendSSHPublicKeyCommand({ InstanceId: target.instanceId, InstanceOSUser: osUser, SSHPublicKey: key.publicKey })),
+      instanceConnect.send(new SendSSHPublicKeyCommand({ InstanceId: target.instanceId, InstanceOSUser: osUser, SSHPublicKey: key.publicKey })),
     ).catch((error: unknown) => {
       throw withPolicyHint(error, config);
     });
