@@ -346,9 +346,20 @@ function runSsh(sshPath: string, args: string[], input: Buffer | "inherit", io: 
       if (input === "inherit") io.stdin.pipe(child.stdin);
       else child.stdin.end(input);
     }
-    child.on("error", (error) => reject(new ReleaseError(`cannot run ${sshPath}: ${error.message}`)));
+    // Ctrl-C reaches ssh (same process group) and ends it; this process waits for that and then
+    // deletes the one-time key, instead of dying first and leaving it behind.
+    const waitForSsh = () => {};
+    process.on("SIGINT", waitForSsh);
+    child.on("error", (error) => {
+      process.removeListener("SIGINT", waitForSsh);
+      reject(new ReleaseError(`cannot run ${sshPath}: ${error.message}`));
+    });
     child.on("close", (code, signal) => {
-      if (input === "inherit" && child.stdin) io.stdin.unpipe(child.stdin);
+      process.removeListener("SIGINT", waitForSsh);
+      if (input === "inherit" && child.stdin) {
+        io.stdin.unpipe(child.stdin);
+        io.stdin.pause(); // a piped stdin left flowing would keep the CLI from exiting
+      }
       resolve({ code: code ?? (signal ? 128 + 2 : 255), stderr });
     });
   });
