@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SshHop } from "./ssh-hop.js";
+import { runOverSsh, SshHop } from "./ssh-hop.js";
 
 let hop: SshHop;
 beforeAll(async () => {
@@ -69,6 +69,17 @@ describe("the local SSH hop (Debian's sshd on 127.0.0.1)", () => {
     if (root) expect(listing).toEqual([]);
     else expect(listing.sort()).toEqual(readdirSync(homedir()).sort());
     expect(readdirSync(homedir()).length).toBeGreaterThanOrEqual(listing.length);
+  });
+
+  it("is reached through a ProxyCommand tunnel with the host key filed under the instance's name, as on AWS", async () => {
+    const knownHosts = join(hop.dir, "known_hosts_by_name");
+    writeFileSync(knownHosts, `local-instance ${hop.hostPublicKey}\n`);
+    const relay = join(import.meta.dirname, "tcp-relay.mjs");
+    const r = await runOverSsh({ ...hop.endpoint, host: "local-instance", port: undefined, knownHosts, proxyCommand: `'${process.execPath}' '${relay}' 127.0.0.1 ${hop.port}` }, "echo through the tunnel");
+    expect(r).toMatchObject({ code: 0, stdout: "through the tunnel\n", stderr: "" });
+    const closed = await runOverSsh({ ...hop.endpoint, host: "local-instance", port: undefined, knownHosts, proxyCommand: `'${process.execPath}' '${relay}' 127.0.0.1 1` }, "true");
+    expect(closed.code).toBe(255);
+    expect(closed.stderr).toMatch(/tcp-relay: 127\.0\.0\.1:1: connect ECONNREFUSED/);
   });
 
   it("listens on 127.0.0.1 only", () => {

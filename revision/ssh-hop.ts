@@ -27,6 +27,24 @@ export interface SshHopOptions {
   readonly startTimeoutMs?: number;
 }
 
+/** Where and how to reach an sshd: enough for ssh's arguments. */
+export interface SshEndpoint {
+  readonly user: string;
+  /** The client's private key (the only identity offered). */
+  readonly privateKey: string;
+  /** A known_hosts file that names the server's host key under `host` (or `[host]:port`). */
+  readonly knownHosts: string;
+  /** An address, or with `proxyCommand` just the name the host key is filed under. */
+  readonly host: string;
+  readonly port?: number;
+  /**
+   * A tunnel to the server's port 22, as `aws ec2-instance-connect open-tunnel` is on AWS; for a
+   * local instance in its own network namespace: `nsenter --target PID --net -- node
+   * revision/tcp-relay.mjs 127.0.0.1 22`.
+   */
+  readonly proxyCommand?: string;
+}
+
 export interface SshRun {
   readonly code: number;
   readonly stdout: string;
@@ -51,6 +69,39 @@ function keygen(path: string, comment: string): string {
   if (made.error) throw new Error(`cannot run ssh-keygen (${made.error.message}): install openssh-client (npm run setup)`);
   if (made.status !== 0) throw new Error(`ssh-keygen failed: ${made.stderr.trim()}`);
   return readFileSync(`${path}.pub`, "utf8").trim();
+}
+
+/** ssh's arguments to run `remote` on `endpoint`: its key only, its host key pinned, no prompts, no user config. */
+export function sshArgs(endpoint: SshEndpoint, remote: string): string[] {
+  return [
+    "-F", "none",
+    "-i", endpoint.privateKey,
+    "-o", "IdentitiesOnly=yes",
+    "-o", "IdentityAgent=none",
+    "-o", "BatchMode=yes",
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", `UserKnownHostsFile=${endpoint.knownHosts}`,
+    "-o", "LogLevel=ERROR",
+    ...(endpoint.proxyCommand ? ["-o", `ProxyCommand=${endpoint.proxyCommand}`] : []),
+    ...(endpoint.port ? ["-p", String(endpoint.port)] : []),
+    "-l", endpoint.user,
+    "--", endpoint.host,
+    remote,
+  ];
+}
+
+/** Runs `remote` over a fresh SSH connection and times the whole round trip. */
+export function runOverSsh(endpoint: SshEndpoint, remote: string): Promise<SshRun> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn("ssh", sshArgs(endpoint, remote), { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", (error) => reject(new Error(`cannot run ssh (${error.message}): install openssh-client (npm run setup)`)));
+    child.on("close", (code) => resolve({ code: code ?? 255, stdout, stderr, ms: performance.now() - started }));
+  });
 }
 
 /** Resolves once something on the port speaks SSH; rejects when `exited` settles first or time runs out. */
@@ -181,36 +232,22 @@ export class SshHop {
     appendFileSync(join(this.dir, "authorized_keys"), `${publicKey.trim()}\n`);
   }
 
-  /** ssh's arguments to run `remote` on the hop: this run's key only, the host key pinned. */
-  sshArgs(remote: string): string[] {
-    return [
-      "-F", "none",
-      "-i", join(this.dir, "client_ed25519"),
-      "-o", "IdentitiesOnly=yes",
-      "-o", "IdentityAgent=none",
-      "-o", "BatchMode=yes",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${join(this.dir, "known_hosts")}`,
-      "-o", "LogLevel=ERROR",
-      "-p", String(this.port),
-      "-l", this.user,
-      "--", "127.0.0.1",
-      remote,
-    ];
+  /** The hop as ssh reaches it: 127.0.0.1, this run's client key, the host key pinned. */
+  get endpoint(): SshEndpoint {
+    return { user: this.user, privateKey: join(this.dir, "client_ed25519"), knownHosts: join(this.dir, "known_hosts"), host: "127.0.0.1", port: this.port };
   }
 
-  /** Runs `remote` over a fresh SSH connection and times the whole round trip. */
+  /** The server's public host key (one known_hosts entry, without the host name). */
+  get hostPublicKey(): string {
+    return readFileSync(join(this.dir, "host_ed25519.pub"), "utf8").trim();
+  }
+
+  sshArgs(remote: string): string[] {
+    return sshArgs(this.endpoint, remote);
+  }
+
   run(remote: string): Promise<SshRun> {
-    return new Promise((resolve, reject) => {
-      const started = performance.now();
-      const child = spawn("ssh", this.sshArgs(remote), { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-      child.on("error", (error) => reject(new Error(`cannot run ssh (${error.message}): install openssh-client (npm run setup)`)));
-      child.on("close", (code) => resolve({ code: code ?? 255, stdout, stderr, ms: performance.now() - started }));
-    });
+    return runOverSsh(this.endpoint, remote);
   }
 
   /** sshd's log: who logged in with which key. */
