@@ -176,6 +176,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       if (rollback) throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; the rollback ${rollback.deploymentId} failed too at ${rollback.failure?.step}: ${rollback.failure?.message}`);
       throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; no previous revision on this target to roll back to`);
     });
+    // The plans finish first: the prediction is the rehearsal's last word, and its round trips
+    // are timed without four terraform processes competing for the CPU.
+    await finishPlan();
     await stage("predict", async () => {
       // As a user on an instance: ssh in, go to the application folder, sh make_prediction.sh.
       const { answer, rounds } = await predictOverSsh(join(options.targetDir, "opt", localTarget().project), out);
