@@ -69,7 +69,7 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     expect((elb.listener as Block[]).map((l) => l.instance_port)).not.toContain(22);
   });
 
-  it("opens only the listener to clients, the service port to the load balancer, and SSH to the Instance Connect Endpoint", () => {
+  it("opens only the listener to clients, the service port to the load balancer, the metrics port to the VPC, and SSH to the Instance Connect Endpoint", () => {
     const ingress = Object.entries(stacks[name].resources("aws_vpc_security_group_ingress_rule"));
     for (const [, rule] of ingress) expect(rule.description).toBeTruthy();
     const toLoadBalancer = ingress.filter(([id]) => id.includes("load-balancer-listener")).map(([, r]) => r);
@@ -77,7 +77,9 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     const service = ingress.filter(([, r]) => r.from_port === config.service.port).map(([, r]) => r);
     expect(service).toHaveLength(1);
     expect(service[0]!.referenced_security_group_id).toMatch(/^\$\{aws_security_group\.security-groups_load-balancer/);
-    expect(ingress.map(([, r]) => r.from_port).filter((p) => ![80, 22, config.service.port].includes(p))).toEqual([]);
+    const metrics = ingress.filter(([, r]) => r.from_port === config.service.metricsPort).map(([, r]) => r);
+    expect(metrics.map((r) => [r.to_port, r.cidr_ipv4])).toEqual([[config.service.metricsPort, config.network.vpcCidr]]);
+    expect(ingress.map(([, r]) => r.from_port).filter((p) => ![80, 22, config.service.port, config.service.metricsPort].includes(p))).toEqual([]);
   });
 
   it("admits SSH to the instances only from the Instance Connect Endpoint's group, which reaches nothing but port 22 of the instances", () => {

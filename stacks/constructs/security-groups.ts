@@ -9,6 +9,10 @@ export interface SecurityGroupsProps {
   /** Ports the load balancer listens on (80, and 443 with a certificate). */
   readonly listenerPorts: readonly number[];
   readonly servicePort: number;
+  /** The service's /metrics port: never forwarded by the load balancer, scraped from inside the VPC. */
+  readonly metricsPort: number;
+  /** Who may scrape the metrics port: the VPC's own CIDR (a Prometheus inside it). */
+  readonly metricsCidrs: readonly string[];
   readonly loadBalancerCidrs: readonly string[];
 }
 
@@ -23,9 +27,10 @@ function peerOf(peer: Peer) {
 /**
  * Two groups and nothing implicit: the load balancer accepts only its listeners from the
  * allowed CIDRs and talks only to the instances' service port; the instances accept the
- * service port only from the load balancer, and reach out only over HTTP(S) (package mirrors,
- * Node.js, the CodeDeploy agent and endpoints). SSH comes only from the EC2 Instance Connect
- * Endpoint's group (instance-connect-endpoint.ts adds that rule), never from a CIDR.
+ * service port only from the load balancer and the metrics port only from inside the VPC, and
+ * reach out only over HTTP(S) (package mirrors, Node.js, the CodeDeploy agent and endpoints).
+ * SSH comes only from the EC2 Instance Connect Endpoint's group (instance-connect-endpoint.ts
+ * adds that rule), never from a CIDR.
  */
 export class SecurityGroups extends Construct {
   public readonly loadBalancer: SecurityGroup;
@@ -56,6 +61,7 @@ export class SecurityGroups extends Construct {
     this.egress(this.loadBalancer, "load-balancer-to-instances", props.servicePort, { group: this.instances }, "Forward requests and health checks to the model service");
 
     this.ingress(this.instances, "instances-from-load-balancer", props.servicePort, { group: this.loadBalancer }, "Model service traffic and health checks from the load balancer");
+    props.metricsCidrs.forEach((cidr, i) => this.ingress(this.instances, `instances-metrics-${i}`, props.metricsPort, { cidr }, `Prometheus scrapes of /metrics from inside the VPC (${cidr})`));
     this.egress(this.instances, "instances-https-out", 443, { cidr: "0.0.0.0/0" }, "HTTPS to AWS APIs, S3, the CodeDeploy agent bucket and Node.js downloads");
     this.egress(this.instances, "instances-http-out", 80, { cidr: "0.0.0.0/0" }, "HTTP to the distribution's package mirrors (apt verifies signatures)");
   }
