@@ -28,7 +28,6 @@ export const dev: EnvironmentConfigInput = {
   deployment: { strategy: "in-place", deploymentConfig: "CodeDeployDefault.AllAtOnce" },
   access: {
     loadBalancerCidrs: ["10.0.0.0/8"],
-    sshCidrs: ["10.0.0.0/8"],
   },
   service: { port: 8080, metricsPort: 9464, healthCheckPath: "/ready", logLevel: "debug", maxBatchRows: 1000 },
   loadBalancer: {

@@ -12,6 +12,8 @@ export type Slot = (typeof SLOTS)[number];
 /** Blue/green groups name the slot the first release replaces; CodeDeploy moves on from there. */
 export const INITIAL_LIVE_SLOT: Slot = "blue";
 export const ENVIRONMENT_TAG_KEY = "Environment";
+/** The login the instances' AMI (Ubuntu) offers over EC2 Instance Connect; operators may push keys for it only. */
+export const SSH_OS_USER = "ubuntu";
 
 export interface ResourceNames {
   readonly prefix: string;
@@ -26,6 +28,12 @@ export interface ResourceNames {
   readonly instanceRole: string;
   readonly codeDeployRole: string;
   readonly serviceLogGroup: string;
+  /** Name tag of the EC2 Instance Connect Endpoint (and its security group) the release CLI tunnels through. */
+  readonly instanceConnectEndpoint: string;
+  /** Managed policy that lets operators SSH to this environment's instances. */
+  readonly sshOperatorsPolicy: string;
+  /** The application folder on an instance, where `sh make_prediction.sh` is typed (AfterInstall links it there). */
+  readonly appDir: string;
 }
 
 export function resourceNames(config: Pick<EnvironmentConfig, "project" | "name" | "accountId" | "region">): ResourceNames {
@@ -43,5 +51,8 @@ export function resourceNames(config: Pick<EnvironmentConfig, "project" | "name"
     instanceRole: `${prefix}-instance`,
     codeDeployRole: `${prefix}-codedeploy`,
     serviceLogGroup: `/${config.project}/${config.name}/service`,
+    instanceConnectEndpoint: `${prefix}-instance-connect`,
+    sshOperatorsPolicy: `${prefix}-ssh-operators`,
+    appDir: `/opt/${config.project}`,
   };
 }

@@ -34,7 +34,6 @@ export const prod: EnvironmentConfigInput = {
   },
   access: {
     loadBalancerCidrs: ["0.0.0.0/0"],
-    sshCidrs: ["10.0.0.0/8"],
   },
   service: { port: 8080, metricsPort: 9464, healthCheckPath: "/ready", logLevel: "info", maxBatchRows: 1000 },
   loadBalancer: {

@@ -4,7 +4,7 @@
  * fails before any construct is created.
  */
 import { z } from "zod";
-import { contains, describeExposure, internetExposure, isCidr, isNetworkAddress, overlaps } from "./cidr.js";
+import { contains, isNetworkAddress, overlaps } from "./cidr.js";
 
 export const ENVIRONMENT_NAMES = ["dev", "staging", "prod"] as const;
 export const EnvironmentName = z.enum(ENVIRONMENT_NAMES);
@@ -115,8 +115,17 @@ export const EnvironmentConfigSchema = z
     access: z.strictObject({
       /** Who may reach the load balancer's listeners. */
       loadBalancerCidrs: z.array(IngressCidr).min(1),
-      /** Who may SSH to the instances (port 22 only, never through the load balancer). */
-      sshCidrs: z.array(IngressCidr),
+      /**
+       * Retired: SSH reaches the instances only through the environment's EC2 Instance Connect
+       * Endpoint, whose security group is the only one the instances admit on port 22. Who may
+       * SSH is decided by IAM (the stack's ssh_operators_policy_arn output), not by networks.
+       */
+      sshCidrs: z
+        .undefined({
+          error:
+            "access.sshCidrs is retired: SSH goes through the environment's EC2 Instance Connect Endpoint and is granted by IAM (attach the stack output ssh_operators_policy_arn to the operators' role); delete this key (README, \"SSH to an instance\")",
+        })
+        .optional(),
     }),
     service: z.strictObject({
       port: Port,
@@ -217,7 +226,6 @@ export const EnvironmentConfigSchema = z
       if (config.availabilityZones.length < 2) {
         issue(["availabilityZones"], `${config.name} needs at least 2 availability zones`);
       }
-      refuseInternet(config.access.sshCidrs, ["access", "sshCidrs"], "SSH from the internet is only tolerated in dev", issue);
     }
 
     if (config.backend.type === "s3" && !config.backend.key.includes(config.name)) {
@@ -230,13 +238,6 @@ export const EnvironmentConfigSchema = z
  * list covers, not how it is spelled). The error points at the entry when one entry alone is
  * too wide, at the list when only their union is.
  */
-function refuseInternet(cidrs: readonly string[], path: PropertyKey[], rule: string, issue: (path: PropertyKey[], message: string) => void): void {
-  const exposure = internetExposure(cidrs.filter(isCidr));
-  if (!exposure) return;
-  const alone = exposure.entries.length === 1 ? cidrs.indexOf(exposure.entries[0]!) : -1;
-  issue(alone >= 0 ? [...path, alone] : path, `${rule}: ${describeExposure(exposure)}`);
-}
-
 function isValidCidrSyntax(cidr: string): boolean {
   return z.cidrv4().safeParse(cidr).success;
 }

@@ -33,7 +33,6 @@ export const staging: EnvironmentConfigInput = {
   },
   access: {
     loadBalancerCidrs: ["10.0.0.0/8"],
-    sshCidrs: ["10.0.0.0/8"],
   },
   service: { port: 8080, metricsPort: 9464, healthCheckPath: "/ready", logLevel: "info", maxBatchRows: 1000 },
   loadBalancer: {

@@ -52,12 +52,24 @@ write_unit() {
   chmod 0644 "$UNIT_FILE"
 }
 
+# link_make_prediction: `sh make_prediction.sh` in the application folder, and make_prediction.sh
+# on PATH, both pointing at this revision's copy (which finds its model's manifest beside it).
+link_make_prediction() {
+  local script="$APP_DIR/app/bin/make_prediction.sh" bin_dir="$DEPLOY_ROOT/usr/local/bin"
+  [[ -f "$script" ]] || die "$script is missing from this revision"
+  ln -sfn app/bin/make_prediction.sh "$APP_DIR/make_prediction.sh"
+  mkdir -p "$bin_dir"
+  ln -sfn "$script" "$bin_dir/make_prediction.sh"
+  log "make_prediction.sh: $APP_DIR/make_prediction.sh and $bin_dir/make_prediction.sh -> $script"
+}
+
 main() {
   local group="${DEPLOYMENT_GROUP_NAME:?DEPLOYMENT_GROUP_NAME is not set (the CodeDeploy agent sets it)}"
   local settings
   settings="$(settings_file_for "$group")"
   write_service_env "$settings"
   write_unit
+  link_make_prediction
   log "settings for $group from ${settings##*/} -> $SERVICE_ENV"
   if [[ "$SERVICE_MANAGER" == systemd ]]; then
     systemctl daemon-reload

@@ -1,13 +1,16 @@
 /**
- * `npm run release -- <command>`: upload, promote, watch, status, rollback.
+ * `npm run release -- <command>`: upload, promote, watch, status, rollback, ssh, predict.
  * Exit codes: 0 success, 1 failure (AWS error, failed deployment), 2 usage error,
- * 124 watch timed out (the deployment goes on in AWS).
+ * 124 watch timed out (the deployment goes on in AWS); ssh and predict exit with the remote
+ * command's code (make_prediction.sh: 3 unreachable, 4 refused input, 5 service error) or 255
+ * when ssh could not connect.
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClients, ReleaseError, UsageError } from "./aws.js";
-import { promote, rollback, status, upload, watch, type CommandContext } from "./commands.js";
+import { environment, promote, rollback, status, upload, watch, type CommandContext } from "./commands.js";
+import { predict, ssh, type ProcessContext } from "./ssh.js";
 
 export const USAGE = `usage: npm run release -- <command> [options]
 
@@ -23,6 +26,15 @@ export const USAGE = `usage: npm run release -- <command> [options]
            live slot, current revision and model version, last deployments
   rollback --env <env> [--profile <p>]
            redeploy the previous successful revision
+  ssh      --env <env> [--slot live|standby | --instance i-…] [--profile <p>] [-- COMMAND...]
+           a shell (or COMMAND) on an instance, as ubuntu, through the environment's EC2
+           Instance Connect Endpoint with a one-time key; default: an InService instance behind
+           the load balancer. Needs AWS CLI v2 >= 2.12 and OpenSSH, and the stack's
+           ssh_operators_policy_arn attached to your role
+  predict  --env <env> [--via ssh|lb] [--car FILE|-] [--human] [--slot …|--instance …] [--profile <p>]
+           a prediction from the live model: --via ssh (default) runs "sh make_prediction.sh" in
+           the application folder of an instance; --via lb sends it through the load balancer;
+           --car: a car as JSON (default: the model's example car)
 
 environments: dev, staging, prod. Credentials: the default AWS chain, or --profile.`;
 
@@ -49,6 +61,11 @@ const OPTIONS = {
   interval: { type: "string" },
   "git-commit": { type: "string" },
   "model-version": { type: "string" },
+  slot: { type: "string" },
+  instance: { type: "string" },
+  via: { type: "string" },
+  car: { type: "string" },
+  human: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -58,13 +75,18 @@ const ALLOWED: Record<string, readonly string[]> = {
   watch: ["env", "profile", "deployment", "version-id", "timeout", "interval"],
   status: ["env", "profile"],
   rollback: ["env", "profile"],
+  ssh: ["env", "profile", "slot", "instance"],
+  predict: ["env", "profile", "via", "car", "human", "slot", "instance"],
 };
 
-export async function run(argv: readonly string[], ctx: CommandContext, err: (line: string) => void = console.error): Promise<number> {
+export async function run(argv: readonly string[], ctx: CommandContext & { processes?: ProcessContext }, err: (line: string) => void = console.error): Promise<number> {
   try {
+    // Everything after the first "--" is ssh's remote command, passed on untouched.
+    const terminator = argv.indexOf("--");
+    const remoteCommand = terminator === -1 ? [] : argv.slice(terminator + 1);
     let parsed;
     try {
-      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: [...(terminator === -1 ? argv : argv.slice(0, terminator))], options: OPTIONS, allowPositionals: true, strict: true });
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
@@ -81,6 +103,8 @@ export async function run(argv: readonly string[], ctx: CommandContext, err: (li
     if (extra.length > 0) throw new UsageError(`${command} does not take ${extra.map((n) => `--${n}`).join(", ")}`);
     if (command !== "upload" && rest.length > 0) throw new UsageError(`${command} takes no positional arguments, got: ${rest.join(" ")}`);
     if (command === "upload" && rest.length > 1) throw new UsageError(`upload takes one bundle, got ${rest.length}: ${rest.join(" ")}`);
+    if (terminator !== -1 && command !== "ssh") throw new UsageError(`${command} takes no command after --: only ssh runs one`);
+    if (terminator !== -1 && remoteCommand.length === 0) throw new UsageError("nothing after --: give the command to run, or leave -- out for a shell");
     switch (command) {
       case "upload":
         return await upload({ env: values.env, file: rest[0], gitCommit: values["git-commit"], modelVersion: values["model-version"], profile: values.profile }, ctx);
@@ -100,6 +124,14 @@ export async function run(argv: readonly string[], ctx: CommandContext, err: (li
         );
       case "status":
         return await status({ env: values.env, profile: values.profile }, ctx);
+      case "ssh":
+        return await ssh(environment(values.env, "--env"), { slot: values.slot, instance: values.instance, profile: values.profile, command: remoteCommand }, { ...ctx, processes: ctx.processes ?? realProcesses() });
+      case "predict":
+        return await predict(
+          environment(values.env, "--env"),
+          { via: values.via, car: values.car, human: values.human, slot: values.slot, instance: values.instance, profile: values.profile },
+          { ...ctx, processes: ctx.processes ?? realProcesses() },
+        );
       default:
         return await rollback({ env: values.env, profile: values.profile }, ctx);
     }
@@ -115,6 +147,11 @@ export async function run(argv: readonly string[], ctx: CommandContext, err: (li
     err(`release: unexpected error: ${(error as Error).stack ?? String(error)}`);
     return 1;
   }
+}
+
+/** This process's environment and terminal: what ssh and predict hand to ssh, aws and sh. */
+function realProcesses(): ProcessContext {
+  return { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY) };
 }
 
 export const realContext: CommandContext = {

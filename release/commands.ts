@@ -42,7 +42,7 @@ export function deploymentTarget(config: EnvironmentConfig): DeploymentTarget {
   };
 }
 
-function environment(name: string | undefined, flag: string): EnvironmentConfig {
+export function environment(name: string | undefined, flag: string): EnvironmentConfig {
   if (!name) throw new UsageError(`${flag} <environment> is required`);
   try {
     return loadEnvironment(name);

@@ -6,6 +6,7 @@
  */
 import { CodeDeployClient, type DeploymentInfo } from "@aws-sdk/client-codedeploy";
 import { DescribeInstancesCommand, EC2Client, type Instance } from "@aws-sdk/client-ec2";
+import { EC2InstanceConnectClient } from "@aws-sdk/client-ec2-instance-connect";
 import { DescribeInstanceHealthCommand, DescribeLoadBalancersCommand, ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
@@ -16,6 +17,8 @@ export interface FakeInstance {
   readonly environment: string;
   readonly slot?: string;
   readonly state?: string;
+  readonly privateIp?: string;
+  readonly vpcId?: string;
 }
 
 export function mockAws() {
@@ -25,6 +28,7 @@ export function mockAws() {
     s3: mockClient(S3Client),
     elb: mockClient(ElasticLoadBalancingClient),
     ec2: mockClient(EC2Client),
+    instanceConnect: mockClient(EC2InstanceConnectClient),
   };
   return mocks;
 }
@@ -38,6 +42,8 @@ function toInstance(i: FakeInstance): Instance {
   return {
     InstanceId: i.id,
     State: { Name: (i.state ?? "running") as never },
+    ...(i.privateIp ? { PrivateIpAddress: i.privateIp } : {}),
+    ...(i.vpcId ? { VpcId: i.vpcId } : {}),
     Tags: [{ Key: "Environment", Value: i.environment }, ...(i.slot ? [{ Key: "DeploymentSlot", Value: i.slot }] : [])],
   };
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cleanupTargets, REPO_DIR, tempDir } from "./test-helpers.js";
@@ -15,6 +15,14 @@ function fakeArchive(): string {
   mkdirSync(join(archive, "config"));
   writeFileSync(join(archive, "config/revision.env"), "APP_NAME=mpg-model\nREVISION_VERSION=0.0.0\nGIT_COMMIT=test\nMODEL_VERSION=m@1.0.0\n");
   return archive;
+}
+
+/** make_prediction.sh where the appspec installs it (app/bin under the application folder). */
+function installScript(root: string): string {
+  const script = join(root, "opt/mpg-model/app/bin/make_prediction.sh");
+  mkdirSync(join(script, ".."), { recursive: true });
+  cpSync(join(REPO_DIR, "service/make_prediction.sh"), script);
+  return script;
 }
 
 function runHook(archive: string, hook: string, env: Record<string, string>) {
@@ -74,6 +82,7 @@ describe("hooks", () => {
     const root = tempDir("hooks-root");
     mkdirSync(join(root, "opt/mpg-model/config"), { recursive: true });
     writeFileSync(join(root, "opt/mpg-model/config/staging.env"), "DEPLOYMENT_GROUP=mpg-model-staging\nPORT=8080\nREADY_PATH=/ready\n");
+    installScript(root);
     const r = runHook(fakeArchive(), "after-install.sh", { DEPLOY_ROOT: root, LOCAL_PORT: "9999", DEPLOYMENT_GROUP_NAME: "mpg-model-staging" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -84,6 +93,31 @@ describe("hooks", () => {
     for (const line of ["User=mpg-model", "NoNewPrivileges=yes", "ProtectSystem=strict", "Restart=on-failure", `EnvironmentFile=${root}/etc/mpg-model/service.env`]) {
       expect(unit).toContain(line);
     }
+  });
+
+  it("AfterInstall puts make_prediction.sh in the application folder and on PATH, pointing at this revision's copy", () => {
+    const root = tempDir("hooks-root");
+    mkdirSync(join(root, "opt/mpg-model/config"), { recursive: true });
+    writeFileSync(join(root, "opt/mpg-model/config/dev.env"), "DEPLOYMENT_GROUP=mpg-model-dev\nPORT=8080\nREADY_PATH=/ready\n");
+    const script = installScript(root);
+    // A link left by the previous revision is replaced, not followed.
+    mkdirSync(join(root, "usr/local/bin"), { recursive: true });
+    symlinkSync("/nonexistent/old/make_prediction.sh", join(root, "usr/local/bin/make_prediction.sh"));
+    const r = runHook(fakeArchive(), "after-install.sh", { DEPLOY_ROOT: root, LOCAL_PORT: "9999", DEPLOYMENT_GROUP_NAME: "mpg-model-dev" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(readlinkSync(join(root, "opt/mpg-model/make_prediction.sh"))).toBe("app/bin/make_prediction.sh");
+    expect(readlinkSync(join(root, "usr/local/bin/make_prediction.sh"))).toBe(script);
+    expect(realpathSync(join(root, "opt/mpg-model/make_prediction.sh"))).toBe(realpathSync(script));
+  });
+
+  it("AfterInstall fails clearly when the revision has no make_prediction.sh", () => {
+    const root = tempDir("hooks-root");
+    mkdirSync(join(root, "opt/mpg-model/config"), { recursive: true });
+    writeFileSync(join(root, "opt/mpg-model/config/dev.env"), "DEPLOYMENT_GROUP=mpg-model-dev\nPORT=8080\nREADY_PATH=/ready\n");
+    const r = runHook(fakeArchive(), "after-install.sh", { DEPLOY_ROOT: root, LOCAL_PORT: "9999", DEPLOYMENT_GROUP_NAME: "mpg-model-dev" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/opt\/mpg-model\/app\/bin\/make_prediction\.sh is missing from this revision/);
   });
 
   it("lib.sh refuses a bundle without config/revision.env", () => {

@@ -44,7 +44,8 @@ describe("npm start (the local rehearsal)", () => {
     const text = lines.join("\n");
     expect(good.ok, text).toBe(true);
     expect(text).toMatch(/synth and plan every stack \(0\.0 s\): skipped: terraform not installed/);
-    expect(text).toMatch(/make_prediction\.sh against it \([\d.]+ s\): a 1970 Chevrolet Chevelle Malibu .*: [\d.]+ mpg/);
+    expect(text).toMatch(/ssh in, sh make_prediction\.sh \([\d.]+ s\): the example car \(chevrolet chevelle malibu\): [\d.]+ mpg; SSH round trip \(connect, run, answer\) median [\d.]+ s of 5/);
+    expect(text).toMatch(/\$ cd '[^']+\/opt\/mpg-model' && sh make_prediction\.sh/);
     expect(good.prediction).toMatch(/^\{"predictions":\[[\d.]+\]/);
     expect(good.stages.map((s) => `${s.id}:${s.status}`)).toEqual([
       "environments:ok", "model-gate:skipped", "synth-plan:skipped", "bundle:ok", "deploy:ok", "predict:ok", "stop:ok",

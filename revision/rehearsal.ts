@@ -2,7 +2,7 @@
  * The local rehearsal (`npm start`): the whole pipeline on this machine, stage by stage, with
  * timings: validate environments -> gate the model -> synth and plan every stack (when terraform
  * is installed) -> build the bundle -> deploy it to a local target with the lifecycle runner ->
- * make_prediction.sh against it -> summary -> stop the local service.
+ * ssh to it and run make_prediction.sh in its application folder -> summary -> stop the local service.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -12,6 +12,8 @@ import { loadEnvironments, loadEnvironment } from "../environments/index.js";
 import { resourceNames } from "../environments/names.js";
 import { buildBundle, mb, type BundleResult } from "./bundle.js";
 import { LocalAgent, type DeploymentResult } from "./runner.js";
+import { median } from "../scripts/stats.js";
+import { SshHop } from "./ssh-hop.js";
 import { STAGES, TITLES, type StageId } from "./stages.js";
 
 export { STAGES, type StageId } from "./stages.js";
@@ -174,13 +176,15 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       if (rollback) throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; the rollback ${rollback.deploymentId} failed too at ${rollback.failure?.step}: ${rollback.failure?.message}`);
       throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; no previous revision on this target to roll back to`);
     });
+    // The plans finish first: the prediction is the rehearsal's last word, and its round trips
+    // are timed without four terraform processes competing for the CPU.
+    await finishPlan();
     await stage("predict", async () => {
-      const script = join(options.targetDir, "opt", localTarget().project, "app/bin/make_prediction.sh");
-      const answer = await run(script, [], { HOST: "127.0.0.1", PORT: String(port), PATH: process.env.PATH ?? "" }, () => {});
-      state.prediction = answer.trim();
-      out(`    ${state.prediction}`);
-      const mpg = (JSON.parse(state.prediction) as { predictions: number[] }).predictions[0];
-      return `a 1970 Chevrolet Chevelle Malibu (8 cyl, 307 ci, 130 hp, 3504 lbs): ${mpg?.toFixed(1)} mpg`;
+      // As a user on an instance: ssh in, go to the application folder, sh make_prediction.sh.
+      const { answer, rounds } = await predictOverSsh(join(options.targetDir, "opt", localTarget().project), out);
+      state.prediction = answer;
+      const mpg = (JSON.parse(answer) as { predictions: number[] }).predictions[0];
+      return `${exampleName(options)}: ${mpg?.toFixed(1)} mpg; SSH round trip (connect, run, answer) median ${seconds(median(rounds), 2)} of ${rounds.length}`;
     });
     await finishPlan();
   } catch (e) {
@@ -229,8 +233,48 @@ function printSummary(out: (l: string) => void, stages: readonly StageOutcome[],
   if (state.prediction) out(`  answer    ${state.prediction}`);
 }
 
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+function seconds(ms: number, digits = 1): string {
+  return `${(ms / 1000).toFixed(digits)} s`;
+}
+
+const SSH_ROUND_TRIPS = 5;
+
+/**
+ * The prediction as a user makes it on an instance: a real SSH connection to a real sshd (the
+ * SSH hop), `cd` to the application folder, `sh make_prediction.sh`. Runs it several times to
+ * report the median round trip, and refuses a run whose answer differs from the first.
+ */
+export async function predictOverSsh(appDir: string, out: (line: string) => void, rounds = SSH_ROUND_TRIPS): Promise<{ answer: string; rounds: number[] }> {
+  const hop = await SshHop.start();
+  try {
+    const command = `cd '${appDir.replaceAll("'", `'\\''`)}' && sh make_prediction.sh`;
+    out(`    $ ssh -p ${hop.port} ${hop.user}@127.0.0.1    (Debian's sshd on 127.0.0.1, key-only, keys made for this run)`);
+    out(`    $ ${command}`);
+    const times: number[] = [];
+    let answer = "";
+    for (let i = 0; i < rounds; i++) {
+      const r = await hop.run(command);
+      if (r.code !== 0) throw new Error(`ssh ... sh make_prediction.sh exited with ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+      const text = r.stdout.trim();
+      if (i === 0) {
+        answer = text;
+        out(`    ${answer}`);
+      } else if (text !== answer) {
+        throw new Error(`round trip ${i + 1} answered ${text}, the first ${answer}`);
+      }
+      times.push(r.ms);
+    }
+    out(`    round trips: ${times.map((t) => `${Math.round(t)} ms`).join(", ")}`);
+    return { answer, rounds: times };
+  } finally {
+    await hop.stop();
+  }
+}
+
+/** The example car's name, as make_prediction.sh takes it from the model's manifest. */
+function exampleName(options: RehearsalOptions): string {
+  const manifest = JSON.parse(readFileSync(join(options.modelDir ?? join(options.repoDir, "service/model"), "manifest.json"), "utf8")) as { smoke_test?: { cases?: { name?: string }[] } };
+  return `the example car (${manifest.smoke_test?.cases?.[0]?.name ?? "first smoke case"})`;
 }
 
 async function runNpmScript(repoDir: string, script: string, args: string[], onLine: (l: string) => void): Promise<void> {

@@ -108,7 +108,9 @@ describe("the local lifecycle runner, on real bundles", () => {
   it("fails ValidateService when make_prediction.sh's answer matches no golden prediction", async () => {
     const { agent } = await target();
     // The same script asking about another car: the service answers, but not with a golden value.
-    const script = zipEntry(bundle, "app/bin/make_prediction.sh").toString().replace('"cylinders":8,"displacement":307', '"cylinders":6,"displacement":250');
+    const original = zipEntry(bundle, "app/bin/make_prediction.sh").toString();
+    const script = original.replace(/^main "\$@"$/m, 'main "$@" cylinders=6 displacement=250');
+    expect(script).not.toBe(original);
     const wrong = await repack(bundle, join(variants, "wrong-answer.zip"), { "app/bin/make_prediction.sh": { data: script, mode: 0o755 } });
     const d = await agent.deploy(wrong);
     expect(d.failure?.step).toBe("ValidateService");

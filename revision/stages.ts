@@ -7,7 +7,7 @@ export const TITLES: Record<StageId, string> = {
   "synth-plan": "synth and plan every stack",
   bundle: "build the bundle",
   deploy: "deploy the bundle to a local target",
-  predict: "make_prediction.sh against it",
+  predict: "ssh in, sh make_prediction.sh",
   stop: "stop the local service",
 };
 

@@ -69,7 +69,7 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     expect((elb.listener as Block[]).map((l) => l.instance_port)).not.toContain(22);
   });
 
-  it("opens only the listener to clients, the service port to the load balancer, the metrics port to the VPC, and SSH to admins", () => {
+  it("opens only the listener to clients, the service port to the load balancer, the metrics port to the VPC, and SSH to the Instance Connect Endpoint", () => {
     const ingress = Object.entries(stacks[name].resources("aws_vpc_security_group_ingress_rule"));
     for (const [, rule] of ingress) expect(rule.description).toBeTruthy();
     const toLoadBalancer = ingress.filter(([id]) => id.includes("load-balancer-listener")).map(([, r]) => r);
@@ -77,12 +77,65 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     const service = ingress.filter(([, r]) => r.from_port === config.service.port).map(([, r]) => r);
     expect(service).toHaveLength(1);
     expect(service[0]!.referenced_security_group_id).toMatch(/^\$\{aws_security_group\.security-groups_load-balancer/);
-    const ssh = ingress.filter(([, r]) => r.from_port === 22).map(([, r]) => r.cidr_ipv4 ?? r.cidr_ipv6);
-    expect(ssh).toEqual(config.access.sshCidrs);
-    expect(ssh).not.toContain("0.0.0.0/0");
     const metrics = ingress.filter(([, r]) => r.from_port === config.service.metricsPort).map(([, r]) => r);
     expect(metrics.map((r) => [r.to_port, r.cidr_ipv4])).toEqual([[config.service.metricsPort, config.network.vpcCidr]]);
     expect(ingress.map(([, r]) => r.from_port).filter((p) => ![80, 22, config.service.port, config.service.metricsPort].includes(p))).toEqual([]);
+  });
+
+  it("admits SSH to the instances only from the Instance Connect Endpoint's group, which reaches nothing but port 22 of the instances", () => {
+    const stack = stacks[name];
+    const rulesFor = (type: string) => Object.values(stack.resources(type)).filter((r) => r.from_port <= 22 && r.to_port >= 22);
+    const sshIn = rulesFor("aws_vpc_security_group_ingress_rule");
+    expect(sshIn).toEqual([
+      expect.objectContaining({
+        security_group_id: expect.stringMatching(/^\$\{aws_security_group\.security-groups_instances/),
+        referenced_security_group_id: expect.stringMatching(/^\$\{aws_security_group\.instance-connect_security-group/),
+        from_port: 22,
+        to_port: 22,
+      }),
+    ]);
+    for (const rule of sshIn) expect(rule.cidr_ipv4 ?? rule.cidr_ipv6).toBeUndefined();
+    const group = stack.resource("aws_security_group", "instance-connect");
+    expect(group.ingress).toBeUndefined();
+    const fromEndpoint = Object.values(stack.resources("aws_vpc_security_group_egress_rule")).filter((r) => String(r.security_group_id).includes("instance-connect"));
+    expect(fromEndpoint).toEqual([
+      expect.objectContaining({ ip_protocol: "tcp", from_port: 22, to_port: 22, referenced_security_group_id: expect.stringMatching(/^\$\{aws_security_group\.security-groups_instances/) }),
+    ]);
+    const endpoint = stack.resource("aws_ec2_instance_connect_endpoint", "instance-connect");
+    expect(endpoint.subnet_id).toMatch(/^\$\{aws_subnet\.network_private-/);
+    expect(endpoint.security_group_ids).toEqual([expect.stringMatching(/^\$\{aws_security_group\.instance-connect_security-group/)]);
+    // With the client's address preserved, the instances would see laptops that no rule admits.
+    expect(endpoint.preserve_client_ip).toBe(false);
+  });
+
+  it("gives operators a managed policy: tunnels to port 22 through this endpoint, one-time keys for ubuntu on this environment's instances only", () => {
+    const stack = stacks[name];
+    const policy = stack.resource("aws_iam_policy", "instance-connect");
+    expect(policy.name).toBe(`mpg-model-${name}-ssh-operators`);
+    const statements = stack.policyDocument(policy.policy).statement as Block[];
+    const bySid = Object.fromEntries(statements.map((s) => [s.sid, s]));
+    expect(bySid.TunnelToSshOnly).toMatchObject({
+      actions: ["ec2-instance-connect:OpenTunnel"],
+      resources: [expect.stringMatching(/^\$\{aws_ec2_instance_connect_endpoint\.instance-connect_endpoint_[A-Z0-9]+\.arn\}$/)],
+    });
+    expect(bySid.TunnelToSshOnly.condition).toEqual(
+      expect.arrayContaining([
+        { test: "NumericEquals", variable: "ec2-instance-connect:remotePort", values: ["22"] },
+        { test: "IpAddress", variable: "ec2-instance-connect:privateIpAddress", values: config.network.subnets.map((s) => s.privateCidr) },
+      ]),
+    );
+    expect(bySid.OneTimeKeysToThisEnvironment).toMatchObject({
+      actions: ["ec2-instance-connect:SendSSHPublicKey"],
+      resources: [`arn:aws:ec2:${config.region}:${config.accountId}:instance/*`],
+      condition: [
+        { test: "StringEquals", variable: "aws:ResourceTag/Environment", values: [name] },
+        { test: "StringEquals", variable: "ec2:osuser", values: ["ubuntu"] },
+      ],
+    });
+    // Nothing else may push keys or open tunnels, and the read-only part is Describe calls only.
+    const others = statements.filter((s) => !["TunnelToSshOnly", "OneTimeKeysToThisEnvironment"].includes(s.sid));
+    expect(others.flatMap((s) => s.actions as string[]).every((a) => /^(ec2|elasticloadbalancing):Describe[A-Za-z]+$/.test(a))).toBe(true);
+    expect(stack.json.output.ssh_operators_policy_arn.value).toMatch(/^\$\{aws_iam_policy\.instance-connect_operator-policy_[A-Z0-9]+\.arn\}$/);
   });
 
   it("keeps revisions in a versioned, encrypted, private, TLS-only bucket that expires old versions", () => {
@@ -163,7 +216,7 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
 
   it("outputs what the release tools and clients need", () => {
     expect(Object.keys(stacks[name].json.output).sort()).toEqual(
-      expect.arrayContaining(["codedeploy_application", "codedeploy_deployment_group", "load_balancer_dns_name", "release_prefix", "revision_bucket"]),
+      expect.arrayContaining(["codedeploy_application", "codedeploy_deployment_group", "instance_connect_endpoint_id", "load_balancer_dns_name", "release_prefix", "revision_bucket", "ssh_operators_policy_arn"]),
     );
   });
 });

@@ -6,6 +6,7 @@ import { CircleciDeployRoles } from "./constructs/circleci-deploy-roles.js";
 import { CodeDeployDeployment } from "./constructs/codedeploy-deployment.js";
 import { DeploymentTrigger } from "./constructs/deployment-trigger.js";
 import { Fleet } from "./constructs/fleet.js";
+import { InstanceConnectEndpoint } from "./constructs/instance-connect-endpoint.js";
 import { InstanceRole } from "./constructs/instance-role.js";
 import { LoadBalancer } from "./constructs/load-balancer.js";
 import { Network } from "./constructs/network.js";
@@ -28,6 +29,7 @@ export class EnvironmentStack extends TerraformStack {
   public readonly deployment: CodeDeployDeployment;
   public readonly trigger: DeploymentTrigger;
   public readonly circleci: CircleciDeployRoles;
+  public readonly instanceConnect: InstanceConnectEndpoint;
 
   /** `projectRoot` is where the release code the stack packages (the trigger's handler) lives. */
   constructor(scope: Construct, config: EnvironmentConfig, projectRoot: string) {
@@ -57,7 +59,19 @@ export class EnvironmentStack extends TerraformStack {
       metricsPort: config.service.metricsPort,
       metricsCidrs: [config.network.vpcCidr],
       loadBalancerCidrs: config.access.loadBalancerCidrs,
-      sshCidrs: config.access.sshCidrs,
+    });
+
+    // SSH without a bastion or an open port: the endpoint's group is the only way in on port 22.
+    this.instanceConnect = new InstanceConnectEndpoint(this, "instance-connect", {
+      name: names.instanceConnectEndpoint,
+      policyName: names.sshOperatorsPolicy,
+      environment: config.name,
+      accountId: config.accountId,
+      region: config.region,
+      vpcId: this.network.vpc.id,
+      privateSubnets: this.network.privateSubnets,
+      privateCidrs: config.network.subnets.map((subnet) => subnet.privateCidr),
+      instancesSecurityGroup: securityGroups.instances,
     });
 
     const instanceRole = new InstanceRole(this, "instance-role", {
@@ -133,6 +147,11 @@ export class EnvironmentStack extends TerraformStack {
     new TerraformOutput(this, "codedeploy_deployment_group", { value: this.deployment.group.deploymentGroupName });
     new TerraformOutput(this, "revision_bucket", { value: this.revisions.bucket.bucket, description: `Upload revisions under ${names.releasePrefix}` });
     new TerraformOutput(this, "release_prefix", { value: names.releasePrefix });
+    new TerraformOutput(this, "instance_connect_endpoint_id", { value: this.instanceConnect.endpoint.id, description: "npm run release -- ssh tunnels through it" });
+    new TerraformOutput(this, "ssh_operators_policy_arn", {
+      value: this.instanceConnect.operatorPolicy.arn,
+      description: "Attach to the role or group of whoever may SSH to this environment's instances",
+    });
     new TerraformOutput(this, "circleci_plan_role_arn", { value: this.circleci.planRole.arn });
     const releaseRoles = {
       circleci_upload_role_arn: this.circleci.uploadRole,

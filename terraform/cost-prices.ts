@@ -129,6 +129,8 @@ export const FREE_TYPES: Readonly<Record<string, string>> = {
   aws_s3_bucket_lifecycle_configuration: "bucket setting",
   aws_lambda_permission: "Lambda setting",
   aws_lambda_function_event_invoke_config: "Lambda setting",
+  // "There is no additional cost for using EC2 Instance Connect Endpoints" (cross-AZ data transfer is billed as usual).
+  aws_ec2_instance_connect_endpoint: "EC2 Instance Connect Endpoint is free",
   aws_codedeploy_app: "CodeDeploy to EC2 is free",
   aws_codedeploy_deployment_group: "CodeDeploy to EC2 is free",
   terraform_data: "Terraform's own resource, nothing in AWS",

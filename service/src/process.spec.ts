@@ -1,22 +1,18 @@
 /**
  * The real bundled server as a real process: start-up failures (config,
- * model), graceful shutdown, and make_prediction.sh against it.
+ * model) and graceful shutdown. make_prediction.sh has its own spec beside it.
  */
-import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { cp, mkdtemp, readFile, rm, symlink, unlink, writeFile } from "node:fs/promises";
-import { createServer, request as httpRequest, Agent } from "node:http";
-import { connect, type AddressInfo } from "node:net";
+import { request as httpRequest, Agent } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildService } from "../build.js";
 import { sha256 } from "./manifest.js";
 import { CHEVELLE, keepAliveLoad, MODEL_DIR, runToExit, spawnServer } from "./testing.js";
 
-const execFileP = promisify(execFile);
-const SCRIPT = join(import.meta.dirname, "..", "make_prediction.sh");
 let work: string;
 let bundle: string;
 
@@ -233,59 +229,6 @@ describe("graceful shutdown", () => {
     } finally {
       clearInterval(trickle);
       socket.destroy();
-    }
-  });
-});
-
-describe("make_prediction.sh", () => {
-  it("is shellcheck-clean", async () => {
-    const r = await execFileP("shellcheck", [SCRIPT]).catch((e: NodeJS.ErrnoException & { stdout?: string }) => {
-      if (e.code === "ENOENT") throw new Error("shellcheck is not installed: apt-get install -y shellcheck");
-      throw new Error(`shellcheck: ${e.stdout ?? e.message}`);
-    });
-    expect(r.stdout).toBe("");
-  });
-
-  it("prints the live service's prediction for the known car", async () => {
-    const srv = await spawnServer(bundle);
-    try {
-      const r = await execFileP("bash", [SCRIPT], { env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: String(srv.port) } });
-      const answer = JSON.parse(r.stdout) as { predictions: number[] };
-      const manifest = JSON.parse(await readFile(join(MODEL_DIR, "manifest.json"), "utf8")) as { smoke_test: { cases: { expected: number }[] } };
-      expect(answer.predictions).toHaveLength(1);
-      expect(Math.abs(answer.predictions[0]! - manifest.smoke_test.cases[0]!.expected)).toBeLessThan(0.01);
-    } finally {
-      srv.child.kill("SIGTERM");
-      await srv.exit;
-    }
-  });
-
-  it("fails with a clear message when nothing listens", async () => {
-    const probe = createServer();
-    probe.listen(0, "127.0.0.1");
-    await once(probe, "listening");
-    const port = (probe.address() as AddressInfo).port;
-    probe.close();
-    await once(probe, "close");
-    const r = await execFileP("bash", [SCRIPT], { env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: String(port) } }).catch((e: { code: number; stderr: string }) => e);
-    expect("code" in r && r.code).toBe(1);
-    expect((r as { stderr: string }).stderr).toMatch(/cannot reach the model service at http:\/\/127\.0\.0\.1:\d+\/predict/);
-  });
-
-  it("fails with a clear message when the service answers an error", async () => {
-    const failing = createServer((_req, res) => {
-      res.writeHead(503, { "content-type": "application/json" });
-      res.end('{"error":"draining"}');
-    });
-    failing.listen(0, "127.0.0.1");
-    await once(failing, "listening");
-    try {
-      const port = (failing.address() as AddressInfo).port;
-      const r = await execFileP("bash", [SCRIPT], { env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: String(port) } }).catch((e: { code: number; stderr: string }) => e);
-      expect("code" in r && r.code).toBe(1);
-      expect((r as { stderr: string }).stderr).toMatch(/answered HTTP 503: \{"error":"draining"\}/);
-    } finally {
-      failing.close();
     }
   });
 });

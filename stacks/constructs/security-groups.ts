@@ -14,7 +14,6 @@ export interface SecurityGroupsProps {
   /** Who may scrape the metrics port: the VPC's own CIDR (a Prometheus inside it). */
   readonly metricsCidrs: readonly string[];
   readonly loadBalancerCidrs: readonly string[];
-  readonly sshCidrs: readonly string[];
 }
 
 /** A rule's peer: an IPv4 or IPv6 CIDR, or another security group. */
@@ -28,9 +27,10 @@ function peerOf(peer: Peer) {
 /**
  * Two groups and nothing implicit: the load balancer accepts only its listeners from the
  * allowed CIDRs and talks only to the instances' service port; the instances accept the
- * service port only from the load balancer, the metrics port only from inside the VPC and SSH
- * only from the admin CIDRs, and reach out
- * only over HTTP(S) (package mirrors, Node.js, the CodeDeploy agent and endpoints).
+ * service port only from the load balancer and the metrics port only from inside the VPC, and
+ * reach out only over HTTP(S) (package mirrors, Node.js, the CodeDeploy agent and endpoints).
+ * SSH comes only from the EC2 Instance Connect Endpoint's group (instance-connect-endpoint.ts
+ * adds that rule), never from a CIDR.
  */
 export class SecurityGroups extends Construct {
   public readonly loadBalancer: SecurityGroup;
@@ -47,6 +47,7 @@ export class SecurityGroups extends Construct {
     });
     this.instances = new SecurityGroup(this, "instances", {
       name: `${props.name}-instances`,
+      // Unchanged since SSH moved to the Instance Connect Endpoint: a new description would replace the group.
       description: `Model service instances of ${props.name}: service port from the load balancer, SSH from admins`,
       vpcId: props.vpcId,
       tags: { Name: `${props.name}-instances` },
@@ -61,7 +62,6 @@ export class SecurityGroups extends Construct {
 
     this.ingress(this.instances, "instances-from-load-balancer", props.servicePort, { group: this.loadBalancer }, "Model service traffic and health checks from the load balancer");
     props.metricsCidrs.forEach((cidr, i) => this.ingress(this.instances, `instances-metrics-${i}`, props.metricsPort, { cidr }, `Prometheus scrapes of /metrics from inside the VPC (${cidr})`));
-    props.sshCidrs.forEach((cidr, i) => this.ingress(this.instances, `instances-ssh-${i}`, 22, { cidr }, `SSH from admin network ${cidr}`));
     this.egress(this.instances, "instances-https-out", 443, { cidr: "0.0.0.0/0" }, "HTTPS to AWS APIs, S3, the CodeDeploy agent bucket and Node.js downloads");
     this.egress(this.instances, "instances-http-out", 80, { cidr: "0.0.0.0/0" }, "HTTP to the distribution's package mirrors (apt verifies signatures)");
   }
