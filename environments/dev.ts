@@ -1,8 +1,9 @@
-import type { EnvironmentConfigInput } from "./schema.js";
+import { defineEnvironment } from "./define.js";
 
 /** Developers' sandbox: one small instance, in-place deployments, cheapest network. */
-export const dev: EnvironmentConfigInput = {
+export const dev = defineEnvironment({
   name: "dev",
+  tier: "development",
   project: "mpg-model",
   accountId: "111111111111",
   region: "eu-west-1",
@@ -47,4 +48,4 @@ export const dev: EnvironmentConfigInput = {
   logRetentionDays: 14,
   tags: { Project: "mpg-model", Environment: "dev", Owner: "ml-platform" },
   backend: { type: "local" },
-};
+});

@@ -1,8 +1,9 @@
-import type { EnvironmentConfigInput } from "./schema.js";
+import { defineEnvironment } from "./define.js";
 
 /** Production: blue/green across three AZs, NAT per AZ so one zone's outage cannot cut egress. */
-export const prod: EnvironmentConfigInput = {
+export const prod = defineEnvironment({
   name: "prod",
+  tier: "production",
   project: "mpg-model",
   accountId: "333333333333",
   region: "eu-west-1",
@@ -53,4 +54,4 @@ export const prod: EnvironmentConfigInput = {
   logRetentionDays: 90,
   tags: { Project: "mpg-model", Environment: "prod", Owner: "ml-platform" },
   backend: { type: "local" },
-};
+});

@@ -1,8 +1,9 @@
-import type { EnvironmentConfigInput } from "./schema.js";
+import { defineEnvironment } from "./define.js";
 
 /** A production rehearsal: same shape as prod (blue/green, two AZs), smaller and cheaper. */
-export const staging: EnvironmentConfigInput = {
+export const staging = defineEnvironment({
   name: "staging",
+  tier: "pre-production",
   project: "mpg-model",
   accountId: "111111111111",
   region: "eu-west-1",
@@ -52,4 +53,4 @@ export const staging: EnvironmentConfigInput = {
   logRetentionDays: 30,
   tags: { Project: "mpg-model", Environment: "staging", Owner: "ml-platform" },
   backend: { type: "local" },
-};
+});

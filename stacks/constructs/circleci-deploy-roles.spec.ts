@@ -35,7 +35,7 @@ function synth(config: EnvironmentConfig): Synth {
   const app = Testing.app();
   const stack = new TerraformStack(app, `circleci-${config.name}`);
   new AwsProvider(stack, "aws", { region: config.region });
-  new CircleciDeployRoles(stack, "circleci", { config, revisionBucketArn: `arn:aws:s3:::bucket-${config.name}` });
+  new CircleciDeployRoles(stack, "circleci", { config, revisionBucketArn: `arn:aws:s3:::bucket-${config.name}`, releasePath: RELEASE_PATH });
   return JSON.parse(Testing.synth(stack)) as Synth;
 }
 
@@ -179,8 +179,8 @@ describe("CircleciDeployRoles", () => {
     expect(() => new CircleciDeployRoles(stack, "a", { config: loadEnvironment("prod"), revisionBucketArn: "arn:aws:s3:::b", releasePath: ["dev", "staging"] })).toThrow(
       /prod is not on the release path dev -> staging/,
     );
-    expect(() => new CircleciDeployRoles(stack, "b", { config: withOrigin("github.com/acme/*"), revisionBucketArn: "arn:aws:s3:::b" })).toThrow(/vcsOrigin/);
-    expect(() => new CircleciDeployRoles(stack, "c", { config: withOrigin("acme"), revisionBucketArn: "arn:aws:s3:::b" })).toThrow(/vcsOrigin/);
+    expect(() => new CircleciDeployRoles(stack, "b", { config: withOrigin("github.com/acme/*"), revisionBucketArn: "arn:aws:s3:::b", releasePath: RELEASE_PATH })).toThrow(/vcsOrigin/);
+    expect(() => new CircleciDeployRoles(stack, "c", { config: withOrigin("acme"), revisionBucketArn: "arn:aws:s3:::b", releasePath: RELEASE_PATH })).toThrow(/vcsOrigin/);
   });
 
   it("keeps each environment's roles and policies stable", () => {
