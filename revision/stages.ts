@@ -7,7 +7,7 @@ export const TITLES: Record<StageId, string> = {
   "synth-plan": "synth and plan every stack",
   bundle: "build the bundle",
   instance: "boot a local instance",
-  deploy: "deploy through the real CodeDeploy agent",
+  deploy: "deploy with the real CodeDeploy agent",
   predict: "make_prediction.sh on the instance",
   stop: "stop the instance",
 };
