@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironments } from "../environments/index.js";
 import { buildApp } from "../stacks/app.js";
-import type { Block } from "../stacks/synthesized.js";
+import { SYNTH_TEST_DATE, type Block } from "../stacks/synthesized.js";
 import { OFFLINE_OVERRIDE_FILE } from "./offline-workspace.js";
 import { COMMENT_MARKER, renderPlanComment, type StackReview } from "./plan-comment.js";
 import { planStacks, type StackPlan } from "./plan-stacks.js";
@@ -21,7 +21,7 @@ let plans: StackPlan[];
 
 beforeAll(async () => {
   if (!terraformVersion()) throw new TerraformMissingError();
-  buildApp(loadEnvironments(), { projectRoot: resolve(import.meta.dirname, ".."), outdir: synthDir }).app.synth();
+  buildApp(loadEnvironments(), { projectRoot: resolve(import.meta.dirname, ".."), outdir: synthDir, today: SYNTH_TEST_DATE }).app.synth();
   plans = await planStacks({ synthDir, workRoot: join(synthDir, "work"), showJson: ["dev"] });
 }, 180_000);
 
