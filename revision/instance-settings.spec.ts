@@ -16,7 +16,7 @@ describe("instance settings from the environment", () => {
   it("rejects unknown images and modes, a mirror that is no URL, and a missing cache folder, naming the variable", () => {
     expect(() => instanceSettings({ HOME: "/h", INSTANCE_IMAGE: "fedora" })).toThrow(/debian-bookworm or ubuntu-noble[\s\S]*at INSTANCE_IMAGE/);
     expect(() => instanceSettings({ HOME: "/h", INSTANCE_MODE: "vm" })).toThrow(/auto, container or namespace[\s\S]*at INSTANCE_MODE/);
-    expect(() => instanceSettings({ HOME: "/h", INSTANCE_MIRROR: "deb.debian.org" })).toThrow(/INSTANCE_\*[\s\S]*mirror[\s\S]*http\(s\) URL/);
+    expect(() => instanceSettings({ HOME: "/h", INSTANCE_MIRROR: "deb.debian.org" })).toThrow(/INSTANCE_\*[\s\S]*http\(s\) URL[\s\S]*at mirror/);
     expect(() => instanceSettings({})).toThrow(/neither XDG_CACHE_HOME nor HOME is set/);
   });
 });
