@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
 import { ensureFleetNode, FLEET_NODE } from "../scripts/fleet-node.js";
+import { onInterrupt } from "./cleanup.js";
 
 const run = promisify(execFile);
 
@@ -130,11 +131,22 @@ export async function ensureImage(options: ImageOptions): Promise<Image> {
 
   mkdirSync(imagesDir, { recursive: true });
   const release = await acquireLock(`${finalDir}.lock`, () => isComplete(finalDir), log, options.signal);
+  // Ctrl-C during a build: debootstrap's process group is killed, the half-built tree and the lock removed.
+  const abort = new AbortController();
+  options.signal?.addEventListener("abort", () => abort.abort());
+  let building: Promise<void> | undefined;
+  const unregister = onInterrupt(async () => {
+    abort.abort();
+    await building?.catch(() => undefined);
+    release();
+  });
   try {
     if (isComplete(finalDir)) return done(true);
-    await build(finalDir, settings, options, log);
+    building = build(finalDir, settings, { ...options, signal: abort.signal }, log);
+    await building;
     return done(false);
   } finally {
+    unregister();
     release();
   }
 }
@@ -228,7 +240,17 @@ function alive(pid: number): boolean {
 
 function spawnChecked(command: string, args: string[], log: (l: string) => void, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...(signal ? { signal, killSignal: "SIGTERM" as const } : {}) });
+    // Its own process group, so that an abort reaches debootstrap's dpkg and chroot children too.
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    };
+    if (signal?.aborted) kill();
+    signal?.addEventListener("abort", kill, { once: true });
     let tail: string[] = [];
     const onData = (chunk: Buffer) => {
       const lines = chunk.toString().split("\n").filter(Boolean);
