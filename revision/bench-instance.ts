@@ -129,7 +129,7 @@ async function main(): Promise<number> {
 }
 
 function s(ms: number): string {
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
 function run(command: string, args: string[], cwd?: string): Promise<number | null> {

