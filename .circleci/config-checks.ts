@@ -315,7 +315,8 @@ export function checkCache(config: Config): string[] {
 
 /** What CI keeps: test results, the bundle, the plans and the model report. */
 export function checkArtifacts(config: Config): string[] {
-  const steps = Object.values(config.jobs).flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
+  // Reusable commands' steps count too (the model report is stored by the model-report command).
+  const steps = [...Object.values(config.jobs), ...Object.values(config.commands)].flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
   const stored = steps.map((s) => asObject(asObject(s).store_artifacts).path).filter(Boolean).map(String);
   const problems: string[] = [];
   if (!steps.some((s) => asObject(s).store_test_results)) problems.push("no store_test_results");
@@ -324,9 +325,29 @@ export function checkArtifacts(config: Config): string[] {
   for (const [what, path] of [
     ["the bundle", "dist"],
     ["the review plans", "plans/review"],
-    ["the model report", "reports"],
+    ["the model gate's output", "reports"],
+    ["the model report", "dist/model-report"],
   ] as const) {
     if (!stored.includes(path)) problems.push(`${what} (${path}) is not stored as an artifact`);
+  }
+  return problems;
+}
+
+/**
+ * The model report: the gate job writes it before the gate can fail the job (so a failing model
+ * still leaves its report), and the plan review makes its own and puts it in the comment.
+ */
+export function checkModelReport(config: Config): string[] {
+  const problems: string[] = [];
+  const gate = jobCommands(config, "model-gate");
+  const report = gate.findIndex((c) => /\bnpm run model:report\b/.test(c));
+  const verdict = gate.findIndex((c) => /\bnpm run model:gate\b/.test(c));
+  if (verdict < 0) problems.push("the model-gate job does not run npm run model:gate");
+  if (report < 0) problems.push("the model-gate job does not write the model report");
+  else if (verdict >= 0 && report > verdict) problems.push("the model-gate job writes the model report after the gate, so a failing gate leaves no report");
+  const review = jobCommands(config, "plan-review");
+  if (!review.some((c) => /\bnpm run model:report\b/.test(c)) || !review.some((c) => /\bnpm run plan:review\b[\s\S]*--model-report\s/.test(c))) {
+    problems.push("the plan-review job does not put the model report in its comment (npm run model:report, then plan:review --model-report)");
   }
   return problems;
 }
@@ -358,5 +379,6 @@ export function projectProblems(text: string, packageJson: { scripts?: Record<st
     ...checkNodeVersion(config, packageJson.engines?.node ?? "", shipped),
     ...checkCache(config),
     ...checkArtifacts(config),
+    ...checkModelReport(config),
   ];
 }

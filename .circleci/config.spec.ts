@@ -9,6 +9,7 @@ import {
   checkArtifacts,
   checkCache,
   checkJobsExist,
+  checkModelReport,
   checkNoSecrets,
   checkNodeVersion,
   checkNpmScripts,
@@ -158,6 +159,19 @@ describe(".circleci/config.yml", () => {
     expect(checkArtifacts(noJunit)).toEqual(["npm test does not write a junit report for store_test_results"]);
     const noBundle = mutatedText((t) => t.replace("path: dist\n", "path: build\n"));
     expect(checkArtifacts(noBundle)).toEqual(["the bundle (dist) is not stored as an artifact"]);
+    const noReport = mutatedText((t) => t.replace("path: dist/model-report\n", "path: dist/elsewhere\n"));
+    expect(checkArtifacts(noReport)).toEqual(["the model report (dist/model-report) is not stored as an artifact"]);
+  });
+
+  it("writes the model report before the gate can fail, and puts it in the plan review's comment", () => {
+    expect(checkModelReport(config)).toEqual([]);
+    const late = mutated((doc) => {
+      const steps = doc.getIn(["jobs", "model-gate", "steps"]) as { items: unknown[] };
+      steps.items.push(steps.items.splice(1, 1)[0]);
+    });
+    expect(checkModelReport(late)).toEqual(["the model-gate job writes the model report after the gate, so a failing gate leaves no report"]);
+    const noModelInReview = mutatedText((t) => t.replace(" --model-report dist/model-report", ""));
+    expect(checkModelReport(noModelInReview)).toEqual(["the plan-review job does not put the model report in its comment (npm run model:report, then plan:review --model-report)"]);
   });
 });
 
