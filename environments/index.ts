@@ -14,6 +14,9 @@ export type EnvironmentName = (typeof ENVIRONMENT_LIST)[number]["name"];
 /** Every environment's name, in promotion order. */
 export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = ENVIRONMENT_LIST.map((config) => config.name);
 
+/** The first environment of the promotion path: fresh revisions are uploaded there (and rehearsed by default). */
+export const FIRST_ENVIRONMENT: EnvironmentName = ENVIRONMENT_LIST[0].name;
+
 /** The declared configs by name, in promotion order (object keys keep insertion order). */
 export const DECLARED_ENVIRONMENTS = Object.fromEntries(ENVIRONMENT_LIST.map((config) => [config.name, config])) as {
   readonly [Name in EnvironmentName]: EnvironmentConfigInput & { readonly name: Name };
