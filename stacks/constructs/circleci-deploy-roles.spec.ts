@@ -134,16 +134,6 @@ describe("CircleciDeployRoles", () => {
     }
   });
 
-  it("allows no `*` or `service:*` action in any statement", () => {
-    for (const s of Object.values(synths)) {
-      for (const [id, { statement }] of Object.entries(s.data.aws_iam_policy_document ?? {})) {
-        for (const st of statement.filter((x) => x.effect === "Allow")) {
-          for (const action of st.actions) expect(action, `${id}/${st.sid}`).not.toMatch(/^\*$|^[a-z0-9-]+:\*$/);
-        }
-      }
-    }
-  });
-
   it("lets the upload and promote roles write only under their own environment's release prefix", () => {
     const writes = (s: Synth, role: string) =>
       doc(s, `${role}-permissions`).filter((st) => st.actions.some((a) => /^s3:(Put|Delete|Copy|Restore)/.test(a)));
