@@ -15,7 +15,8 @@
  */
 import { IN_SERVICE, OUT_OF_SERVICE, type LoadBalancer, type RegisteredInstance } from "../release/load-balancer.js";
 import type { Slot } from "../environments/names.js";
-import { BACKEND, LoadBalancerError, serverCheckOptions, sleep, type Haproxy } from "./haproxy.js";
+import type { CounterSample } from "./alarms.js";
+import { BACKEND, FRONTEND, LoadBalancerError, serverCheckOptions, sleep, type Haproxy } from "./haproxy.js";
 import type { RehearsalTimings } from "./timings.js";
 
 /** What EC2's DescribeInstances says about an instance, locally: where it is and its tags. */
@@ -66,6 +67,18 @@ export class HaproxyLoadBalancer implements LoadBalancer {
           ...(options.withHealth ? { health: row.status?.startsWith("UP") ? IN_SERVICE : OUT_OF_SERVICE } : {}),
         };
       });
+  }
+
+  /** The counters the rollback alarms are computed from (alarms.ts). */
+  async counters(): Promise<CounterSample> {
+    const rows = await this.o.haproxy.stats();
+    const servers = rows.filter((r) => r.pxname === BACKEND && r.svname !== "BACKEND" && r.svname !== "FRONTEND");
+    const frontend = rows.find((r) => r.pxname === FRONTEND && r.svname === "FRONTEND");
+    return {
+      servers5xx: servers.reduce((sum, r) => sum + Number(r.hrsp_5xx || 0), 0),
+      frontend5xx: Number(frontend?.hrsp_5xx || 0),
+      unhealthyHosts: servers.filter((r) => r.status?.startsWith("DOWN")).length,
+    };
   }
 
   /** One `show stat` row per server of the backend (status UP, DOWN 1/2, DRAIN, MAINT...). */
