@@ -28,6 +28,8 @@ write_service_env() {
   {
     cat "$source_file"
     echo "MODEL_DIR=$APP_DIR/app/model"
+    # The service reports which revision it runs (config/revision.env's REVISION_VERSION).
+    echo "REVISION_ID=$REVISION_VERSION"
     if [[ "$SERVICE_MANAGER" == process ]]; then
       # Local target: loopback only, on the port the runner found free.
       echo "HOST=127.0.0.1"
