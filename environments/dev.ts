@@ -30,7 +30,7 @@ export const dev: EnvironmentConfigInput = {
     loadBalancerCidrs: ["10.0.0.0/8"],
     sshCidrs: ["10.0.0.0/8"],
   },
-  service: { port: 8080, healthCheckPath: "/ready", logLevel: "debug", maxBatchRows: 1000 },
+  service: { port: 8080, metricsPort: 9464, healthCheckPath: "/ready", logLevel: "debug", maxBatchRows: 1000 },
   loadBalancer: {
     healthCheck: { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 },
     idleTimeoutSeconds: 60,

@@ -68,6 +68,7 @@ describe("environment configs", () => {
     ["a health check timeout not under its interval", "dev", (c) => (c.loadBalancer.healthCheck.timeoutSeconds = 10), /less than intervalSeconds[\s\S]*at loadBalancer\.healthCheck\.timeoutSeconds/],
     ["a log retention CloudWatch does not offer", "dev", (c) => (c.logRetentionDays = 10), /CloudWatch's retention values[\s\S]*at logRetentionDays/],
     ["a privileged service port", "dev", (c) => (c.service.port = 80), /unprivileged port[\s\S]*at service\.port/],
+    ["a metrics port equal to the service port", "prod", (c) => (c.service.metricsPort = c.service.port), /must differ from service.port[\s\S]*at service\.metricsPort/],
     ["an S3 state key that does not name the environment", "prod", (c) => (c.backend = { type: "s3", bucket: "tf-state-bucket", key: "shared.tfstate", region: "eu-west-1", useLockfile: true }), /does not name the environment prod[\s\S]*at backend\.key/],
     ["a malformed account id", "dev", (c) => (c.accountId = "1234"), /12-digit AWS account id[\s\S]*at accountId/],
     ["a CircleCI project id that is not a UUID", "dev", (c) => (c.ci.circleciProjectId = "my-project"), /CircleCI project id[\s\S]*at ci\.circleciProjectId/],

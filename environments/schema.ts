@@ -115,6 +115,11 @@ export const EnvironmentConfigSchema = z
     }),
     service: z.strictObject({
       port: Port,
+      /**
+       * The service's /metrics listener (METRICS_PORT): never behind the load balancer; the instances' security
+       * group admits it from inside the VPC only (a Prometheus in the VPC scrapes each instance's private IP).
+       */
+      metricsPort: Port,
       healthCheckPath: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, "must be an absolute URL path such as /ready"),
       logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]),
       maxBatchRows: z.number().int().min(1).max(100_000),
@@ -188,6 +193,10 @@ export const EnvironmentConfigSchema = z
         if (isValidCidrSyntax(other.cidr) && overlaps(block.cidr, other.cidr)) issue(other.path, `${other.cidr} overlaps ${block.cidr}`);
       });
     });
+
+    if (config.service.metricsPort === config.service.port) {
+      issue(["service", "metricsPort"], `must differ from service.port (${config.service.port}): /metrics must not be reachable through the load balancer`);
+    }
 
     if (config.network.natGateways === "none" && !config.fleet.amiHasRuntime) {
       issue(["network", "natGateways"], 'instances in private subnets without NAT cannot download Node.js or the CodeDeploy agent: use "single" or "per-az", or an AMI that has them (fleet.amiHasRuntime: true)');

@@ -35,7 +35,7 @@ export const staging: EnvironmentConfigInput = {
     loadBalancerCidrs: ["10.0.0.0/8"],
     sshCidrs: ["10.0.0.0/8"],
   },
-  service: { port: 8080, healthCheckPath: "/ready", logLevel: "info", maxBatchRows: 1000 },
+  service: { port: 8080, metricsPort: 9464, healthCheckPath: "/ready", logLevel: "info", maxBatchRows: 1000 },
   loadBalancer: {
     healthCheck: { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 },
     idleTimeoutSeconds: 60,

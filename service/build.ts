@@ -47,7 +47,9 @@ export async function buildService(outDir: string, opts: BuildServiceOptions = {
     target: "node20",
     external: EXTERNAL,
     minify: opts.minify ?? false,
-    sourcemap: "linked",
+    // "external": server.mjs.map is written beside the bundle for whoever debugs it, but the bundle names no source
+    // map (a revision ships server.mjs alone, and a sourceMappingURL to a file that is not there misleads tools).
+    sourcemap: "external",
     legalComments: "none",
     logLevel: "warning",
     define: {

@@ -68,7 +68,7 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     expect((elb.listener as Block[]).map((l) => l.instance_port)).not.toContain(22);
   });
 
-  it("opens only the listener to clients, the service port to the load balancer, and SSH to admins", () => {
+  it("opens only the listener to clients, the service port to the load balancer, the metrics port to the VPC, and SSH to admins", () => {
     const ingress = Object.entries(stacks[name].resources("aws_vpc_security_group_ingress_rule"));
     for (const [, rule] of ingress) expect(rule.description).toBeTruthy();
     const toLoadBalancer = ingress.filter(([id]) => id.includes("load-balancer-listener")).map(([, r]) => r);
@@ -79,7 +79,9 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     const ssh = ingress.filter(([, r]) => r.from_port === 22).map(([, r]) => r.cidr_ipv4 ?? r.cidr_ipv6);
     expect(ssh).toEqual(config.access.sshCidrs);
     expect(ssh).not.toContain("0.0.0.0/0");
-    expect(ingress.map(([, r]) => r.from_port).filter((p) => ![80, 22, config.service.port].includes(p))).toEqual([]);
+    const metrics = ingress.filter(([, r]) => r.from_port === config.service.metricsPort).map(([, r]) => r);
+    expect(metrics.map((r) => [r.to_port, r.cidr_ipv4])).toEqual([[config.service.metricsPort, config.network.vpcCidr]]);
+    expect(ingress.map(([, r]) => r.from_port).filter((p) => ![80, 22, config.service.port, config.service.metricsPort].includes(p))).toEqual([]);
   });
 
   it("keeps revisions in a versioned, encrypted, private, TLS-only bucket that expires old versions", () => {

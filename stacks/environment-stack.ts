@@ -54,6 +54,8 @@ export class EnvironmentStack extends TerraformStack {
       vpcId: this.network.vpc.id,
       listenerPorts: config.loadBalancer.certificateArn ? [80, 443] : [80],
       servicePort: config.service.port,
+      metricsPort: config.service.metricsPort,
+      metricsCidrs: [config.network.vpcCidr],
       loadBalancerCidrs: config.access.loadBalancerCidrs,
       sshCidrs: config.access.sshCidrs,
     });

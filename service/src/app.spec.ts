@@ -20,13 +20,17 @@ interface Res {
   json: any;
 }
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
+function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
+  return callAt(svc.url, method, path, body, headers);
+}
+
+async function callAt(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
   const init: RequestInit = { method, headers: { ...headers } };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) (init.headers as Record<string, string>)["content-type"] = "application/json";
   }
-  const res = await fetch(`${svc.url}${path}`, init);
+  const res = await fetch(`${base}${path}`, init);
   const text = await res.text();
   let json: unknown;
   try {
@@ -136,10 +140,11 @@ describe("model service over HTTP", () => {
     expect(v2.json.outputs[0].data).toEqual((await predict(cars)).json.predictions);
   });
 
-  it("exposes Prometheus metrics: requests by route and status, latency, rows, model version", async () => {
+  it("exposes Prometheus metrics on their own port only: requests by route and status, latency, rows, model version", async () => {
     await predict([CHEVELLE, CHEVELLE]);
     await predict([{ ...CHEVELLE, weight: "heavy" }]);
-    const res = await call("GET", "/metrics");
+    expect((await call("GET", "/metrics")).status).toBe(404); // not on the service port, which the load balancer reaches
+    const res = await callAt(svc.metricsUrl, "GET", "/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     expect(res.text).toMatch(/http_requests_total\{route="\/predict",method="POST",status="200"\} \d+/);

@@ -14,13 +14,18 @@ describe("service configuration from the environment", () => {
       MAX_BATCH_ROWS: 1000,
       BODY_LIMIT_BYTES: 1048576,
       SHUTDOWN_TIMEOUT_MS: 10000,
+      METRICS_PORT: 9464,
+      MAX_EVENT_LOOP_DELAY_MS: 1000,
+      MAX_IN_FLIGHT_REQUESTS: 1024,
     });
+    expect(c.REVISION_ID).toBeUndefined();
     expect(existsSync(join(DEFAULT_MODEL_DIR, "manifest.json"))).toBe(true);
   });
 
   it("reads and converts the variables it knows and ignores the rest of the environment", () => {
     const c = loadConfig({ PORT: "0", HOST: "127.0.0.1", MAX_BATCH_ROWS: "10", BODY_LIMIT_BYTES: "4096", LOG_LEVEL: "warn", HOME: "/root" });
     expect(c).toMatchObject({ PORT: 0, HOST: "127.0.0.1", MAX_BATCH_ROWS: 10, BODY_LIMIT_BYTES: 4096, LOG_LEVEL: "warn" });
+    expect(loadConfig({ REVISION_ID: "d-ABC123XYZ", METRICS_PORT: "9100" })).toMatchObject({ REVISION_ID: "d-ABC123XYZ", METRICS_PORT: 9100 });
   });
 
   it.each([
@@ -33,6 +38,11 @@ describe("service configuration from the environment", () => {
     [{ LOG_LEVEL: "INFO" }, "LOG_LEVEL"],
     [{ MODEL_DIR: "" }, "MODEL_DIR"],
     [{ SHUTDOWN_TIMEOUT_MS: "0" }, "SHUTDOWN_TIMEOUT_MS"],
+    [{ METRICS_PORT: "8080" }, "METRICS_PORT"],
+    [{ PORT: "9000", METRICS_PORT: "9000" }, "METRICS_PORT"],
+    [{ REVISION_ID: "" }, "REVISION_ID"],
+    [{ REVISION_ID: 'r1"; drop' }, "REVISION_ID"],
+    [{ MAX_EVENT_LOOP_DELAY_MS: "-1" }, "MAX_EVENT_LOOP_DELAY_MS"],
   ])("refuses %o, naming %s", (env, key) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`at ${key}`));

@@ -36,16 +36,50 @@ export const configSchema = z
     BODY_LIMIT_BYTES: whole(1024, 64 * 1024 * 1024).default(1024 * 1024),
     /** Bound on graceful shutdown; past it the process exits 1. */
     SHUTDOWN_TIMEOUT_MS: whole(100, 120_000).default(10_000),
+    /**
+     * Port of the separate /metrics listener (same HOST). Not the service port, so the load balancer, which forwards
+     * only to the service port, never exposes it; the security group admits it from inside the VPC only.
+     * 9464 is the port registered for Prometheus exporters of this kind (OpenTelemetry's default).
+     */
+    METRICS_PORT: whole(0, 65535).default(9464),
+    /**
+     * The CodeDeploy revision this process belongs to, set by the deployment (optional): echoed in every /predict
+     * answer and in /version, so a client can tell which revision answered during a blue/green switch.
+     */
+    REVISION_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._:@+/-]{1,128}$/, "must be 1-128 letters, digits or . _ : @ + / -")
+      .optional(),
+    /** Overload protection: /predict answers 503 + Retry-After while the event-loop delay is over this (0 = off). */
+    MAX_EVENT_LOOP_DELAY_MS: whole(0, 60_000).default(1000),
+    /** Overload protection: /predict answers 503 + Retry-After while this many prediction requests are in flight (0 = off). */
+    MAX_IN_FLIGHT_REQUESTS: whole(0, 1_000_000).default(1024),
   })
   .refine((c) => c.BODY_LIMIT_BYTES >= 128 * c.MAX_BATCH_ROWS, {
     path: ["BODY_LIMIT_BYTES"],
     message: "must be at least 128 bytes per row of MAX_BATCH_ROWS, or a full batch could never be sent",
+  })
+  .refine((c) => c.METRICS_PORT === 0 || c.METRICS_PORT !== c.PORT, {
+    path: ["METRICS_PORT"],
+    message: "must differ from PORT: /metrics has its own listener so that the load balancer cannot reach it",
   });
 
 export type Config = z.infer<typeof configSchema>;
 
 /** Only these variables are read; the rest of the environment is none of the service's business. */
-export const CONFIG_KEYS = ["PORT", "HOST", "MODEL_DIR", "LOG_LEVEL", "MAX_BATCH_ROWS", "BODY_LIMIT_BYTES", "SHUTDOWN_TIMEOUT_MS"] as const;
+export const CONFIG_KEYS = [
+  "PORT",
+  "HOST",
+  "MODEL_DIR",
+  "LOG_LEVEL",
+  "MAX_BATCH_ROWS",
+  "BODY_LIMIT_BYTES",
+  "SHUTDOWN_TIMEOUT_MS",
+  "METRICS_PORT",
+  "REVISION_ID",
+  "MAX_EVENT_LOOP_DELAY_MS",
+  "MAX_IN_FLIGHT_REQUESTS",
+] as const;
 
 export class ConfigError extends Error {
   override name = "ConfigError";

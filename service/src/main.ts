@@ -4,13 +4,18 @@
  *
  * Exit codes: 0 after a graceful shutdown; 1 for bad configuration, a
  * missing/corrupt/mismatched model, a failed warm-up, a shutdown that
- * overran SHUTDOWN_TIMEOUT_MS, or a second signal during shutdown.
+ * overran SHUTDOWN_TIMEOUT_MS, a second signal during shutdown, or an
+ * uncaught exception / unhandled rejection (after a graceful shutdown).
  */
-import { pino } from "pino";
+import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./logging.js";
 import { ModelLoadError } from "./manifest.js";
 import { Model } from "./model.js";
+
+/** Signals that mean "stop": close-with-grace also listens to fatal ones (SIGSEGV, SIGBUS, ...), which a JS drain cannot help. */
+const IGNORED_EVENTS: closeWithGrace.AllEvents[] = ["SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV", "SIGUSR2", "beforeExit"];
 
 declare const __SERVICE_VERSION__: string | undefined;
 const SERVICE_VERSION = typeof __SERVICE_VERSION__ === "string" ? __SERVICE_VERSION__ : "dev";
@@ -25,19 +30,8 @@ async function main(): Promise<void> {
     console.error(e instanceof ConfigError ? e.message : String(e));
     process.exit(1);
   }
-  const logger = pino({
-    level: config.LOG_LEVEL,
-    base: { service: "model-service", pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
-  process.on("uncaughtException", (err) => {
-    logger.fatal({ err }, "uncaught exception");
-    process.exit(1);
-  });
-  process.on("unhandledRejection", (err) => {
-    logger.fatal({ err }, "unhandled rejection");
-    process.exit(1);
-  });
+  // Bounded: a flood of refused requests or a stalled stdout cannot grow memory through the logs (logging.ts).
+  const { logger, drops } = createLogger({ level: config.LOG_LEVEL });
 
   let model: Model;
   try {
@@ -55,46 +49,41 @@ async function main(): Promise<void> {
     maxBatchRows: config.MAX_BATCH_ROWS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     serviceVersion: SERVICE_VERSION,
+    revisionId: config.REVISION_ID,
+    overload: { maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS, maxInFlight: config.MAX_IN_FLIGHT_REQUESTS },
+    logDrops: drops,
   });
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.error({ signal }, "second signal during shutdown: exiting now");
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal, timeout_ms: config.SHUTDOWN_TIMEOUT_MS }, "shutting down: no new connections, finishing in-flight requests");
-    const timer = setTimeout(() => {
-      logger.error({ timeout_ms: config.SHUTDOWN_TIMEOUT_MS }, "graceful shutdown timed out");
-      process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS);
-    app
-      .shutdown()
-      .then(() => model.close())
-      .then(
-        () => {
-          clearTimeout(timer);
-          logger.info("stopped");
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, "error during shutdown");
-          process.exit(1);
-        },
-      );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  // The shutdown contract (README): SIGTERM/SIGINT/SIGHUP drain and exit 0; past SHUTDOWN_TIMEOUT_MS, or on a second
+  // signal, exit 1; an uncaught exception or unhandled rejection is logged, drained like a signal, and exits 1.
+  closeWithGrace(
+    {
+      delay: config.SHUTDOWN_TIMEOUT_MS,
+      logger,
+      skip: IGNORED_EVENTS,
+      onSecondSignal: (signal) => logger.error({ signal }, "second signal during shutdown: exiting now"),
+      onSecondError: (err) => logger.fatal({ err }, "second error during shutdown: exiting now"),
+      onTimeout: (delay) => logger.error({ timeout_ms: delay }, "graceful shutdown timed out"),
+    },
+    async ({ signal, err }) => {
+      if (err) logger.fatal({ err }, "uncaught error: shutting down");
+      else logger.info({ signal, timeout_ms: config.SHUTDOWN_TIMEOUT_MS }, "shutting down: no new connections, finishing in-flight requests");
+      await app.shutdown();
+      await model.close();
+      logger.info("stopped");
+    },
+  );
 
   let port: number;
+  let metricsPort: number;
   try {
     ({ port } = await app.listen(config.PORT, config.HOST));
+    ({ port: metricsPort } = await app.listenMetrics(config.METRICS_PORT, config.HOST));
   } catch (err) {
-    logger.fatal({ err, host: config.HOST, port: config.PORT }, "cannot listen");
+    logger.fatal({ err, host: config.HOST, port: config.PORT, metrics_port: config.METRICS_PORT }, "cannot listen");
     process.exit(1);
   }
-  logger.info({ host: config.HOST, port }, "listening");
+  logger.info({ host: config.HOST, port, metrics_port: metricsPort }, "listening");
 
   // Warm-up doubles as a self-test: the manifest's smoke cases must come out as the manifest says.
   const cases = m.smoke_test.cases;
@@ -106,7 +95,16 @@ async function main(): Promise<void> {
   }
   app.setReady(true);
   logger.info(
-    { host: config.HOST, port, model: m.name, model_version: m.version, sha256: m.model_sha256, startup_ms: Math.round(performance.now() - started) },
+    {
+      host: config.HOST,
+      port,
+      metrics_port: metricsPort,
+      model: m.name,
+      model_version: m.version,
+      sha256: m.model_sha256,
+      revision: config.REVISION_ID,
+      startup_ms: Math.round(performance.now() - started),
+    },
     "ready",
   );
 }

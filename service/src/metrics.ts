@@ -14,6 +14,21 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Manifest } from "./manifest.js";
 
+/** Plain counters kept elsewhere (cumulative numbers), exposed at scrape time. */
+export interface MetricSources {
+  /** "status reason" -> connection-level errors since the last scrape (cleared when folded) */
+  connectionErrors?: Map<string, number>;
+  /** reason -> prediction requests refused by overload protection (cumulative) */
+  shed?: () => Readonly<Record<string, number>>;
+  /** reason -> log lines dropped (cumulative) */
+  logDrops?: () => Readonly<Record<string, number>>;
+}
+
+/** Method label: the methods the service serves, else "other" (so 34 HTTP methods cannot multiply the series). */
+export function methodLabel(method: string): string {
+  return method === "GET" || method === "POST" || method === "HEAD" ? method : "other";
+}
+
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** Request count by status and latency histogram of one route template and method, pending until the next scrape. */
@@ -85,7 +100,23 @@ function foldLatency(latency: Histogram<"route" | "method">, s: RouteStats): voi
   entry.count += s.count;
 }
 
-export function createMetrics(manifest: Manifest): Metrics {
+/** A counter mirroring cumulative plain numbers by one label. */
+function mirror(registry: Registry, name: string, help: string, label: string, values: () => Readonly<Record<string, number>> | undefined): void {
+  const counter: Counter<string> = new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      const v = values();
+      if (!v) return;
+      counter.reset();
+      for (const [k, n] of Object.entries(v)) if (n > 0) counter.inc({ [label]: k }, n);
+    },
+  });
+}
+
+export function createMetrics(manifest: Manifest, sources: MetricSources = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const routes = new Map<string, RouteStats>();
@@ -130,6 +161,23 @@ export function createMetrics(manifest: Manifest): Metrics {
       }
     },
   });
+  const connectionErrors = new Counter({
+    name: "http_connection_errors_total",
+    help: "Requests refused at the connection level (malformed 400, 408 timeouts, 431 headers too large), by status and reason",
+    labelNames: ["status", "reason"] as const,
+    registers: [registry],
+    collect() {
+      const m = sources.connectionErrors;
+      if (!m) return;
+      for (const [key, n] of m) {
+        const [status, reason] = key.split(" ", 2) as [string, string];
+        connectionErrors.inc({ status, reason }, n);
+      }
+      m.clear();
+    },
+  });
+  mirror(registry, "http_requests_shed_total", "Prediction requests refused with 503 by overload protection, by reason", "reason", () => sources.shed?.());
+  mirror(registry, "log_lines_dropped_total", "Log lines not written: buffer_full (stdout too slow) or sampled (repeated client errors)", "reason", () => sources.logDrops?.());
   const info = new Gauge({
     name: "model_info",
     help: "The model being served (always 1)",

@@ -13,17 +13,32 @@ export interface FieldIssue {
   message: string;
 }
 
+/** Most issues an error body lists; the body then says how many there were in all (`issues_total`). */
+export const MAX_ISSUES = 20;
+
 /** Raised for any request the service refuses; becomes a 4xx JSON body. */
 export class RequestError extends Error {
   override name = "RequestError";
+  /** The first MAX_ISSUES issues. */
+  readonly issues: FieldIssue[];
+  /** How many issues there were in all. */
+  readonly issuesTotal: number;
   constructor(
     readonly statusCode: number,
     message: string,
-    readonly issues: FieldIssue[] = [],
+    issues: FieldIssue[] = [],
+    /** Close the connection after the answer (the request cannot be trusted to be framed right). */
+    readonly closeAfter = false,
   ) {
     super(message);
+    this.issues = issues.length > MAX_ISSUES ? issues.slice(0, MAX_ISSUES) : issues;
+    this.issuesTotal = issues.length;
   }
 }
+
+/** Longest field path or key name copied into an error (a key is as long as the client makes it). */
+const MAX_FIELD = 200;
+const clipField = (s: string) => (s.length <= MAX_FIELD ? s : `${s.slice(0, MAX_FIELD)}…`);
 
 const describe = (v: unknown): string => {
   if (v === undefined) return "nothing";
@@ -134,18 +149,15 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   return out === "" ? "(body)" : out;
 }
 
-const MAX_ISSUES = 20;
-
-/** zod issues -> field/message pairs; unknown keys are reported one field each. */
+/** zod issues -> field/message pairs (all of them: RequestError keeps the first MAX_ISSUES and the count); unknown keys are reported one field each. */
 export function toFieldIssues(error: z.ZodError, rename: (path: readonly PropertyKey[]) => string = fieldPath): FieldIssue[] {
   const out: FieldIssue[] = [];
   for (const iss of error.issues) {
     if (iss.code === "unrecognized_keys") {
-      for (const k of iss.keys) out.push({ field: rename([...iss.path, k]), message: "unknown field" });
+      for (const k of iss.keys) out.push({ field: clipField(rename([...iss.path, k])), message: "unknown field" });
     } else {
-      out.push({ field: rename(iss.path), message: iss.message });
+      out.push({ field: clipField(rename(iss.path)), message: iss.message });
     }
-    if (out.length >= MAX_ISSUES) break;
   }
   return out;
 }

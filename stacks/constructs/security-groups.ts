@@ -9,6 +9,10 @@ export interface SecurityGroupsProps {
   /** Ports the load balancer listens on (80, and 443 with a certificate). */
   readonly listenerPorts: readonly number[];
   readonly servicePort: number;
+  /** The service's /metrics port: never forwarded by the load balancer, scraped from inside the VPC. */
+  readonly metricsPort: number;
+  /** Who may scrape the metrics port: the VPC's own CIDR (a Prometheus inside it). */
+  readonly metricsCidrs: readonly string[];
   readonly loadBalancerCidrs: readonly string[];
   readonly sshCidrs: readonly string[];
 }
@@ -24,7 +28,8 @@ function peerOf(peer: Peer) {
 /**
  * Two groups and nothing implicit: the load balancer accepts only its listeners from the
  * allowed CIDRs and talks only to the instances' service port; the instances accept the
- * service port only from the load balancer and SSH only from the admin CIDRs, and reach out
+ * service port only from the load balancer, the metrics port only from inside the VPC and SSH
+ * only from the admin CIDRs, and reach out
  * only over HTTP(S) (package mirrors, Node.js, the CodeDeploy agent and endpoints).
  */
 export class SecurityGroups extends Construct {
@@ -55,6 +60,7 @@ export class SecurityGroups extends Construct {
     this.egress(this.loadBalancer, "load-balancer-to-instances", props.servicePort, { group: this.instances }, "Forward requests and health checks to the model service");
 
     this.ingress(this.instances, "instances-from-load-balancer", props.servicePort, { group: this.loadBalancer }, "Model service traffic and health checks from the load balancer");
+    props.metricsCidrs.forEach((cidr, i) => this.ingress(this.instances, `instances-metrics-${i}`, props.metricsPort, { cidr }, `Prometheus scrapes of /metrics from inside the VPC (${cidr})`));
     props.sshCidrs.forEach((cidr, i) => this.ingress(this.instances, `instances-ssh-${i}`, 22, { cidr }, `SSH from admin network ${cidr}`));
     this.egress(this.instances, "instances-https-out", 443, { cidr: "0.0.0.0/0" }, "HTTPS to AWS APIs, S3, the CodeDeploy agent bucket and Node.js downloads");
     this.egress(this.instances, "instances-http-out", 80, { cidr: "0.0.0.0/0" }, "HTTP to the distribution's package mirrors (apt verifies signatures)");
