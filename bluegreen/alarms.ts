@@ -79,23 +79,24 @@ export class AlarmWatcher {
   private async loop(first: CounterSample): Promise<void> {
     const { alarmPeriodMs } = this.o.timings;
     const every = alarmPeriodMs / (this.o.samplesPerPeriod ?? 6);
+    // Periods are fixed slices of time from the start, like CloudWatch's minutes; a slow read
+    // never stretches one.
+    const start = performance.now();
+    let closed = 0;
     let periodStart = first;
     let maxUnhealthy = first.unhealthyHosts;
-    let samples = 0;
-    const perPeriod = Math.round(alarmPeriodMs / every);
     const tick = async () => {
       if (this.stopped) return;
       const s = await this.o.read().catch(() => undefined);
       if (s) {
         maxUnhealthy = Math.max(maxUnhealthy, s.unhealthyHosts);
-        samples++;
-        if (samples >= perPeriod) {
+        if (performance.now() >= start + (closed + 1) * alarmPeriodMs) {
+          closed++;
           const servers = s.servers5xx - periodStart.servers5xx;
           const frontend = s.frontend5xx - periodStart.frontend5xx;
           this.periods.push({ backend5xx: servers, elb5xx: Math.max(0, frontend - servers), unhealthyHosts: maxUnhealthy });
           periodStart = s;
           maxUnhealthy = s.unhealthyHosts;
-          samples = 0;
           const alarms = alarmsInAlarm(this.periods, this.o.timings);
           if (alarms.length && !this.fired) {
             this.fired = true;
@@ -103,7 +104,9 @@ export class AlarmWatcher {
           }
         }
       }
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), every);
+      if (this.stopped) return;
+      const untilBoundary = start + (closed + 1) * alarmPeriodMs - performance.now();
+      this.timer = setTimeout(() => void tick(), Math.max(5, Math.min(every, untilBoundary)));
     };
     this.timer = setTimeout(() => void tick(), every);
   }

@@ -1,25 +1,23 @@
 /**
  * Everything the rehearsal creates (namespaces, veth pairs, HAProxy, instances, temp folders)
- * registers its removal here as it is created; `run()` removes them newest first. On SIGINT or
- * SIGTERM the same removal runs before the process exits, so Ctrl-C leaves nothing behind.
+ * registers its removal here as it is created; `run()` removes them newest first. The whole
+ * list is one teardown of revision/cleanup.ts, so Ctrl-C (SIGINT/SIGTERM/SIGHUP) removes it
+ * too, beside the instances' own teardowns.
  */
+import { onInterrupt } from "../revision/cleanup.js";
+
 export type CleanupStep = { readonly label: string; readonly run: () => Promise<void> | void };
 
 export class Cleanup {
   private readonly steps: CleanupStep[] = [];
   private running: Promise<string[]> | undefined;
-  private readonly onSignal = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\n${signal}: removing what the rehearsal created…\n`);
-    void this.run().then((problems) => {
-      for (const p of problems) process.stderr.write(`cleanup: ${p}\n`);
-      process.exit(signal === "SIGINT" ? 130 : 143);
-    });
-  };
+  private unregister: (() => void) | undefined;
 
-  /** Installs the signal handlers (the CLI does; tests clean up through `run()` in afterAll). */
+  /** Also run on Ctrl-C (the CLI; tests clean up through `run()` in afterAll). */
   handleSignals(): this {
-    process.once("SIGINT", this.onSignal);
-    process.once("SIGTERM", this.onSignal);
+    this.unregister ??= onInterrupt(async () => {
+      for (const p of await this.run()) process.stderr.write(`cleanup: ${p}\n`);
+    });
     return this;
   }
 
@@ -38,8 +36,8 @@ export class Cleanup {
           problems.push(`${step.label}: ${(error as Error).message}`);
         }
       }
-      process.off("SIGINT", this.onSignal);
-      process.off("SIGTERM", this.onSignal);
+      this.unregister?.();
+      this.unregister = undefined;
       return problems;
     })();
     const done = this.running;

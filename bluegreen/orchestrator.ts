@@ -34,7 +34,7 @@ import { chooseReplacementSlot } from "../release/slots.js";
 import { parseAppSpec, type LifecycleEvent } from "../revision/appspec.js";
 import { readZip } from "../revision/zip.js";
 import { AlarmWatcher, describeAlarms, type AlarmState, type CounterSample } from "./alarms.js";
-import type { FleetInstance, LocalFleet, Revision } from "./fleet.js";
+import type { AgentRun, FleetInstance, LocalFleet, Revision } from "./fleet.js";
 import { sleep } from "./haproxy.js";
 import type { RehearsalTimings } from "./timings.js";
 
@@ -91,7 +91,12 @@ export interface OrchestratorOptions {
   readonly log?: (line: string) => void;
 }
 
-const REPLACEMENT_EVENTS: readonly LifecycleEvent[] = ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic"];
+/**
+ * The replacement's first agent run, in the agent's order. DownloadBundle and Install are named
+ * in place: codedeploy-local puts the ones a list leaves out at its FRONT, so Install would run
+ * before BeforeInstall (which empties the application folders).
+ */
+const REPLACEMENT_EVENTS: readonly string[] = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic"];
 
 export function newDeploymentId(): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -190,8 +195,8 @@ export class BlueGreenOrchestrator {
             const run = await this.agent(i, d.revision, REPLACEMENT_EVENTS);
             // The agent installed it, even if a later hook failed: that revision's stop scripts run next time.
             if (run.events.some((e) => e.name === "Install" && e.status === "Succeeded")) i.installed = d.revision;
-            if (run.status === "Failed") return { status: "Failed", detail: `${run.failure?.event ?? "?"} failed: ${run.failure?.reason ?? "see the agent's logs"} (agent ${run.deploymentId ?? "?"})` };
-            return { status: "Succeeded", detail: `agent ${run.deploymentId}: ${run.events.map((e) => `${e.name}${e.status === "Succeeded" ? "" : ` ${e.status.toLowerCase()}`}`).join(", ")}` };
+            if (run.status === "Failed") return { status: "Failed", detail: `${run.failure?.event ?? "?"} failed: ${failureReason(run.failure?.reason)} (agent ${run.deploymentId ?? "?"})` };
+            return { status: "Succeeded", detail: `agent ${run.deploymentId}: ${eventTimes(run)}` };
           }),
         );
       } else {
@@ -295,8 +300,8 @@ export class BlueGreenOrchestrator {
     if (!this.hooksOf(revision).has(event)) return { status: "Skipped", detail: `revision ${revision.id} has no ${event} scripts (the agent would skip it)` };
     const run = await this.agent(i, revision, [event]);
     const result = run.events.find((e) => e.name === event);
-    if (run.status === "Failed") return { status: "Failed", detail: `${run.failure?.event ?? event} failed: ${run.failure?.reason ?? "see the agent's logs"} (agent ${run.deploymentId ?? "?"})` };
-    return { status: result?.status === "Skipped" ? "Skipped" : "Succeeded", detail: `agent ${run.deploymentId}` };
+    if (run.status === "Failed") return { status: "Failed", detail: `${run.failure?.event ?? event} failed: ${failureReason(run.failure?.reason)} (agent ${run.deploymentId ?? "?"})` };
+    return { status: result?.status === "Skipped" ? "Skipped" : "Succeeded", detail: `agent ${run.deploymentId}: ${eventTimes(run)}` };
   }
 
   private hooksOf(revision: Revision): Set<string> {
@@ -309,6 +314,18 @@ export class BlueGreenOrchestrator {
     }
     return hooks;
   }
+}
+
+/** "DownloadBundle 0.4 s, Install 1.1 s, AfterAllowTraffic 0.2 s": where an agent run's time went. */
+function eventTimes(run: AgentRun): string {
+  return run.events.map((e) => `${e.name} ${e.status === "Succeeded" ? `${((e.end.getTime() - e.start.getTime()) / 1000).toFixed(1)} s` : e.status.toLowerCase()}`).join(", ");
+}
+
+/** The line of a hook failure that says why (our hooks write "ERROR: ..."), else the agent's first line. */
+export function failureReason(reason: string | undefined): string {
+  if (!reason) return "see the agent's logs";
+  const lines = reason.split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.filter((l) => /ERROR:/.test(l)).at(-1)?.replace(/^\[stderr\]/, "") ?? lines[0] ?? reason;
 }
 
 const names = (instances: readonly { id: string }[]) => instances.map((i) => i.id).join(", ");

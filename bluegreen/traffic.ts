@@ -156,9 +156,9 @@ export interface Segment {
 /**
  * Which revision answered over time, as stretches in which the SET of answering revisions
  * stays the same (bucketed by `bucketMs`): "r1 only", then "r1 + r2" during the switch, then
- * "r2 only".
+ * "r2 only". Buckets without answers up to `maxGapMs` long do not split a stretch.
  */
-export function revisionTimeline(answers: readonly Answer[], bucketMs = 250): Segment[] {
+export function revisionTimeline(answers: readonly Answer[], bucketMs = 250, maxGapMs = 1000): Segment[] {
   const segments: { fromMs: number; toMs: number; counts: Record<string, number>; key: string }[] = [];
   const buckets = new Map<number, Record<string, number>>();
   for (const a of answers) {
@@ -172,7 +172,8 @@ export function revisionTimeline(answers: readonly Answer[], bucketMs = 250): Se
     const counts = buckets.get(b)!;
     const key = Object.keys(counts).sort().join(" + ");
     const last = segments.at(-1);
-    if (last && last.key === key && last.toMs === b * bucketMs) {
+    // autocannon paces by the second (bursts), so quiet buckets inside a stretch are no change.
+    if (last && last.key === key && b * bucketMs - last.toMs <= maxGapMs) {
       last.toMs = (b + 1) * bucketMs;
       for (const [k, v] of Object.entries(counts)) last.counts[k] = (last.counts[k] ?? 0) + v;
     } else {

@@ -1,0 +1,95 @@
+/**
+ * `npm run rehearse:blue-green -- --env staging|prod`: the blue/green rehearsal (rehearsal.ts).
+ * Reads the process environment here, once, and passes it down. Exit 0 when every scenario's
+ * verdict is ok, 1 when one is not, 2 for bad arguments.
+ */
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parseScenarios, SCENARIOS, type ScenarioId } from "./scenarios.js";
+
+const USAGE = `usage: npm run rehearse:blue-green -- [options]
+  --env NAME          staging (default) or prod: the environment whose release is rehearsed
+  --scenarios LIST    a subset, e.g. 1,2,3,4 (default: all of ${SCENARIOS.join(",")})
+  --lb-port PORT      the load balancer's port on 127.0.0.1 (default: a free one)
+  --rate N            requests per second through the load balancer during releases (default 200)
+  --time-scale X      scale of the environment's load balancer and alarm times (default 0.05)
+  --bundle ZIP        release variants of this bundle (default: build one with npm run bundle's builder)
+  --help              this text
+Needs root, haproxy and systemd-nspawn (npm run setup).`;
+
+function fail(message: string): never {
+  console.error(`rehearse:blue-green: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        env: { type: "string", default: "staging" },
+        scenarios: { type: "string" },
+        "lb-port": { type: "string" },
+        rate: { type: "string", default: "200" },
+        "time-scale": { type: "string" },
+        bundle: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.env !== "staging" && values.env !== "prod") fail(`--env: "${values.env}" is not a blue/green environment; expected staging or prod`);
+  let scenarios: ScenarioId[] = [...SCENARIOS];
+  try {
+    if (values.scenarios !== undefined) scenarios = parseScenarios(values.scenarios);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const lbPort = values["lb-port"] === undefined ? undefined : Number(values["lb-port"]);
+  if (lbPort !== undefined && !(Number.isInteger(lbPort) && lbPort >= 1024 && lbPort <= 65535)) fail(`--lb-port: "${values["lb-port"]}" is not a port between 1024 and 65535`);
+  const rate = Number(values.rate);
+  if (!(Number.isInteger(rate) && rate >= 1 && rate <= 5000)) fail(`--rate: "${values.rate}" is not a whole number of requests per second (1-5000)`);
+  const timeScale = values["time-scale"] === undefined ? undefined : Number(values["time-scale"]);
+  if (timeScale !== undefined && !(timeScale > 0 && timeScale <= 1)) fail(`--time-scale: "${values["time-scale"]}" must be a number in (0, 1]`);
+
+  const repoDir = resolve(import.meta.dirname, "..");
+  const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "mpg-model");
+  // Loaded only once the arguments are good: a typo fails in a fraction of a second.
+  const { rehearseBlueGreen } = await import("./rehearsal.js");
+  const { localInstances } = await import("./instances.js");
+  let bundleZip = values.bundle ? resolve(values.bundle) : undefined;
+  if (!bundleZip) {
+    const { buildBundle } = await import("../revision/bundle.js");
+    const t0 = performance.now();
+    const built = await buildBundle({ repoDir });
+    console.log(`bundle ${built.zipPath} (${built.files} files, built in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    bundleZip = built.zipPath;
+  }
+  const result = await rehearseBlueGreen({
+    environment: values.env,
+    bundleZip,
+    bootHost: localInstances({ repoDir, cacheDir, agentDir: process.env.CODEDEPLOY_AGENT_DIR }),
+    scenarios,
+    lbPort,
+    rate,
+    ...(timeScale !== undefined ? { timeScale } : {}),
+    handleSignals: true,
+  });
+  return result.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`rehearse:blue-green failed: ${(e as Error).message ?? e}`);
+    process.exit(1);
+  },
+);
