@@ -76,23 +76,30 @@ export function parseAgentRun(logs: AgentLogs): AgentRun {
 
   // Millisecond starts, and which events ran scripts, from the deployments log.
   const scripted = new Map<string, Date>();
-  let lastDeployment: Date | undefined;
+  // The time of each scripted event's last line: an agent step after it cannot have started earlier.
+  const lastLineOf = new Map<string, Date>();
+  let current: string | undefined;
   for (const line of logs.deploymentsLog.split("\n")) {
     const m = DEPLOYMENT_LINE.exec(line);
     if (!m || (deploymentId && m[2] !== deploymentId)) continue;
-    lastDeployment = utc(m[1]!);
+    const at = utc(m[1]!);
     const event = /^LifecycleEvent - (\w+)/.exec(m[3]!);
-    if (event && !scripted.has(event[1]!)) scripted.set(event[1]!, lastDeployment);
+    if (event) {
+      current = event[1]!;
+      if (!scripted.has(current)) scripted.set(current, at);
+    }
+    if (current) lastLineOf.set(current, at);
   }
 
   const failed = logs.exitCode !== 0;
   // Second-precision starts never go before the previous event's (millisecond) start.
   const precise: Date[] = [];
-  for (const s of starts) {
-    const at = scripted.get(s.name) ?? s.at;
-    const previous = precise.at(-1);
-    precise.push(previous && at < previous ? previous : at);
-  }
+  starts.forEach((s, i) => {
+    let at = scripted.get(s.name) ?? s.at;
+    const before = [precise.at(-1), lastLineOf.get(starts[i - 1]?.name ?? "")].filter((d): d is Date => d !== undefined);
+    for (const b of before) if (at < b) at = b;
+    precise.push(at);
+  });
   const events: LifecycleEventResult[] = starts.map((s, i) => {
     const start = precise[i]!;
     const end = precise[i + 1] ?? logs.finishedAt;

@@ -48,28 +48,27 @@ export function installedPaths(spec: AppSpec, bundleFiles: readonly string[]): I
   return { files, directories };
 }
 
+/** For each installed path, the indexes of the rules that match it (as the agent matches them). */
+export function matchingRules(spec: AppSpec, installed: InstalledPaths): Map<string, number[]> {
+  const owners = new Map<string, number[]>();
+  spec.permissions.forEach((rule, index) => {
+    for (const path of rulePaths(rule, installed)) owners.set(path, [...(owners.get(path) ?? []), index]);
+  });
+  return owners;
+}
+
 /** Problems, one line each, naming the rule(s) and the path; empty when every path has exactly one rule. */
 export function permissionProblems(spec: AppSpec, installed: InstalledPaths): string[] {
   const problems: string[] = [];
-  const owners = new Map<string, number[]>();
   spec.permissions.forEach((rule, index) => {
-    const object = posix.normalize(rule.object).replace(/(.)\/+$/, "$1");
-    let matched: string[] = [];
-    if (installed.files.has(object)) {
-      if (rule.type.includes("file")) {
-        if (rule.pattern !== "**") problems.push(`permissions[${index}]: object ${object} is a file, so pattern must be "**" (the agent refuses pattern "${rule.pattern}" on a file)`);
-        if (rule.except.length) problems.push(`permissions[${index}]: object ${object} is a file, so it cannot have except (the agent refuses it)`);
-        matched = [object];
-      }
-    } else {
-      matched = [
-        ...(rule.type.includes("file") ? [...installed.files] : []),
-        ...(rule.type.includes("directory") ? [...installed.directories] : []),
-      ].filter((path) => matchesRule(rule, object, path));
+    const object = objectOf(rule);
+    if (installed.files.has(object) && rule.type.includes("file")) {
+      if (rule.pattern !== "**") problems.push(`permissions[${index}]: object ${object} is a file, so pattern must be "**" (the agent refuses pattern "${rule.pattern}" on a file)`);
+      if (rule.except.length) problems.push(`permissions[${index}]: object ${object} is a file, so it cannot have except (the agent refuses it)`);
     }
-    if (matched.length === 0) problems.push(`permissions[${index}] (object ${object}, pattern "${rule.pattern}") matches nothing this revision installs`);
-    for (const path of matched) owners.set(path, [...(owners.get(path) ?? []), index]);
+    if (rulePaths(rule, installed).length === 0) problems.push(`permissions[${index}] (object ${object}, pattern "${rule.pattern}") matches nothing this revision installs`);
   });
+  const owners = matchingRules(spec, installed);
   for (const [path, rules] of [...owners].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (rules.length > 1) {
       problems.push(`${path} is matched by ${rules.map((r) => `permissions[${r}]`).join(" and ")}: the CodeDeploy agent fails the Install step when two rules match one path ("the permissions setting for (${path}) is specified more than once"); narrow a rule's object, pattern or except`);
@@ -78,6 +77,20 @@ export function permissionProblems(spec: AppSpec, installed: InstalledPaths): st
   const spare = [...installed.files, ...installed.directories].filter((p) => !owners.has(p) && !isDestinationRoot(spec, p)).sort();
   if (spare.length) problems.push(`no permissions rule sets the owner and mode of ${spare.slice(0, 5).join(", ")}${spare.length > 5 ? ` and ${spare.length - 5} more` : ""}: they would keep the zip's modes`);
   return problems;
+}
+
+function objectOf(rule: AppSpecPermission): string {
+  return posix.normalize(rule.object).replace(/(.)\/+$/, "$1");
+}
+
+/** The installed paths one rule applies to. */
+function rulePaths(rule: AppSpecPermission, installed: InstalledPaths): string[] {
+  const object = objectOf(rule);
+  if (installed.files.has(object)) return rule.type.includes("file") ? [object] : [];
+  return [
+    ...(rule.type.includes("file") ? [...installed.files] : []),
+    ...(rule.type.includes("directory") ? [...installed.directories] : []),
+  ].filter((path) => matchesRule(rule, object, path));
 }
 
 /** A files destination may already exist on the instance (then the agent never "creates" it). */

@@ -25,7 +25,7 @@ function install(): void {
     process.on(signal, () => {
       if (running) return; // a second Ctrl-C while tearing down: keep tearing down
       running = true;
-      process.stderr.write(`\n${signal}: removing the instances, mounts and scratch folders this run made...\n`);
+      if (pending.size) process.stderr.write(`\n${signal}: removing the instances, mounts and scratch folders this run made...\n`);
       const all = [...pending].reverse();
       pending.clear();
       void Promise.allSettled(all.map(async (t) => t())).then(() => process.exit(128 + number));

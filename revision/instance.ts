@@ -68,6 +68,11 @@ export interface Instance {
   readonly name: string;
   /** "container": systemd-nspawn, hooks on their systemd path. "namespace": the fallback, hooks on their local path. */
   readonly kind: "container" | "namespace";
+  /**
+   * The hooks' DEPLOY_ROOT: "" on a container (the real paths: /opt/<app>, /etc/<app>), the
+   * scratch root on the namespace fallback. The service's settings are at `${deployRoot}/etc/<app>/service.env`.
+   */
+  readonly deployRoot: string;
   /** Runs argv on the instance (as root, cwd /), never through a shell. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /**
@@ -113,6 +118,7 @@ const DEPLOYMENTS_LOG = `${AGENT_HOME}/deployment-root/deployment-logs/codedeplo
 
 export class LocalInstance implements Instance {
   readonly kind = "container" as const;
+  readonly deployRoot = "";
   private stopped: Promise<void> | undefined;
   private readonly unregister: () => void;
 

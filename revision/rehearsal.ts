@@ -1,30 +1,41 @@
 /**
  * The local rehearsal (`npm start`): the whole pipeline on this machine, stage by stage, with
  * timings: validate environments -> gate the model -> synth and plan every stack (when terraform
- * is installed) -> build the bundle -> deploy it to a local target with the lifecycle runner ->
- * make_prediction.sh against it -> summary -> stop the local service.
+ * is installed) -> build the bundle -> boot a local instance (instance.ts; booted in the
+ * background from the start) -> deploy the bundle onto it through the REAL CodeDeploy agent
+ * (each lifecycle event with its time from the agent's logs, the reason from scripts.log when a
+ * hook fails) -> make_prediction.sh run on the instance -> summary -> stop the instance.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { loadEnvironments, loadEnvironment } from "../environments/index.js";
 import { resourceNames } from "../environments/names.js";
+import type { AgentLocation } from "./agent-source.js";
+import { bootInstance, type BootedInstance } from "./boot-instance.js";
 import { buildBundle, mb, type BundleResult } from "./bundle.js";
-import { LocalAgent, type DeploymentResult } from "./runner.js";
+import type { ImageSettings } from "./image.js";
+import type { Deployment, LifecycleEventResult } from "./instance.js";
+import type { NodeDist } from "./instance-node.js";
 import { STAGES, TITLES, type StageId } from "./stages.js";
 
 export { STAGES, type StageId } from "./stages.js";
 
 export interface RehearsalOptions {
   readonly repoDir: string;
-  /** The local instance's filesystem root. Outside the repository, so that the deployed service
-   *  cannot resolve a missing package from the repository's node_modules by walking up. */
-  readonly targetDir: string;
-  /** Environment whose deployment group the local deployment pretends to be. */
+  /** The instance: the agent to run, the image's cache, settings and Node.js, container or fallback. */
+  readonly instance: {
+    readonly name: string;
+    readonly agent: AgentLocation;
+    readonly cacheDir: string;
+    readonly node: NodeDist;
+    readonly imageSettings?: ImageSettings;
+    readonly mode?: "auto" | "container" | "namespace";
+  };
+  /** Environment whose deployment group the local deployment is. */
   readonly environment: string;
   readonly skip: readonly StageId[];
-  /** Leave the service running at the end (the stop stage is then skipped). */
+  /** Keep the instance (and the service) running until Ctrl-C instead of stopping it at the end. */
   readonly keepRunning: boolean;
   /** Deploy a revision built with this model directory instead of service/model. */
   readonly modelDir?: string;
@@ -44,9 +55,10 @@ export interface RehearsalResult {
   readonly ok: boolean;
   readonly stages: StageOutcome[];
   readonly bundle?: BundleResult;
-  readonly deployment?: DeploymentResult;
+  readonly deployment?: Deployment;
   readonly prediction?: string;
-  readonly port?: number;
+  /** "container" (systemd path) or "namespace" (the fallback, local path). */
+  readonly instanceKind?: "container" | "namespace";
 }
 
 class StageFailure extends Error {}
@@ -55,29 +67,18 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const stages: StageOutcome[] = [];
   const started = performance.now();
-  const state: { bundle?: BundleResult; deployment?: DeploymentResult; prediction?: string; port?: number } = {};
-  const port = await freeLoopbackPort();
-  // The target needs a valid environment: made on first use, after stage 1 has checked them all.
-  let target: { project: string; group: string; agent: LocalAgent } | undefined;
-  const localTarget = () => {
-    if (target) return target;
-    const config = loadEnvironment(options.environment);
-    const names = resourceNames(config);
-    const agent = new LocalAgent({
-      rootDir: options.targetDir,
-      applicationName: names.application,
-      deploymentGroupName: names.deploymentGroup,
-      hookEnv: { DEPLOY_ROOT: options.targetDir, LOCAL_PORT: String(port) },
-      onStep: (s) => {
-        if (s.phase === "end") out(`    ${s.status === "Succeeded" ? "✔" : s.status === "Skipped" ? "·" : "✖"} ${s.step.padEnd(19)} ${seconds(s.ms).padStart(6)}  ${s.status === "Succeeded" ? (s.detail ?? "") : `${s.status.toLowerCase()}: ${s.detail ?? ""}`}`);
-      },
-      onOutput: (line) => {
-        if (!line.startsWith("Script - ")) out(`      │ ${line.replace(/^\[(stdout|stderr)\]/, "")}`);
-      },
-    });
-    target = { project: config.project, group: names.deploymentGroup, agent };
-    return target;
+  const state: { bundle?: BundleResult; deployment?: Deployment; prediction?: string; instanceKind?: "container" | "namespace" } = {};
+  // The instance boots in the background from the start (building its image on a fresh machine):
+  // the stages before the deployment hide its time.
+  let booting: Promise<BootedInstance> | undefined;
+  let booted: BootedInstance | undefined;
+  const startBoot = () => {
+    if (booting || options.skip.includes("instance")) return;
+    const i = options.instance;
+    booting = bootInstance({ name: i.name, agent: i.agent, cacheDir: i.cacheDir, node: i.node, log: (l) => out(`    ${l}`), ...(i.imageSettings ? { imageSettings: i.imageSettings } : {}), ...(i.mode ? { mode: i.mode } : {}) });
+    booting.then((b) => (booted = b), () => undefined);
   };
+  const names = () => resourceNames(loadEnvironment(options.environment));
 
   const record = (outcome: StageOutcome) => {
     stages.push(outcome);
@@ -135,6 +136,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       const envs = Object.values(loadEnvironments());
       return envs.map((e) => `${e.name} -> group ${resourceNames(e).deploymentGroup}, port ${e.service.port}`).join("; ");
     });
+    startBoot();
     await stage("model-gate", async () => {
       // The model's own tests first (deterministic training, ONNX parity, the gate rejecting broken models).
       await runNpmScript(options.repoDir, "model:test", [], (line) => out(`    │ ${line}`));
@@ -155,29 +157,34 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       out(`    ${Object.entries(b.timingsMs).map(([k, v]) => `${k} ${seconds(v)}`).join(", ")}`);
       return `${b.files} files, ${mb(b.bytes)} (limit 25 MB)`;
     });
+    await stage("instance", async () => {
+      if (!booting) throw new Error("no instance (the environments stage was skipped or failed)");
+      const b = await booting;
+      state.instanceKind = b.instance.kind;
+      const image = b.image ? `image ${b.image.settings.suite}-${b.image.key} (${b.image.cached ? "cached" : `built in ${seconds(b.image.ms)}`}), ` : "";
+      return b.instance.kind === "container"
+        ? `${b.instance.name}: ${image}systemd running ${seconds(b.bootMs)} after boot`
+        : `${b.instance.name}: FALLBACK (private mount namespace, hooks on their local path), ready in ${seconds(b.bootMs)}`;
+    });
     await stage("deploy", async () => {
       if (!state.bundle) throw new Error("no bundle to deploy (the bundle stage was skipped)");
-      const { agent, group } = localTarget();
-      out(`    target ${options.targetDir}, deployment group ${group}, port ${port}`);
-      const d = await agent.deploy(state.bundle.zipPath, { autoRollback: true });
+      if (!booted) throw new Error("no instance to deploy to (the instance stage was skipped)");
+      const group = names().deploymentGroup;
+      out(`    codedeploy-local onto ${booted.instance.name}, application ${names().application}, deployment group ${group}`);
+      const d = await booted.instance.deploy(state.bundle.zipPath, { applicationName: names().application, deploymentGroupName: group });
       state.deployment = d;
-      if (d.status === "Succeeded") {
-        state.port = port;
-        return `deployment ${d.deploymentId} succeeded`;
-      }
-      const rollback = d.rollback;
-      const where = `${d.failure?.step}: ${d.failure?.message} (log: ${d.scriptsLog})`;
-      if (rollback?.status === "Succeeded") {
-        state.port = port;
-        throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; rolled back: deployment ${rollback.deploymentId} redeployed the previous revision, which is serving on 127.0.0.1:${port}`);
-      }
-      if (rollback) throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; the rollback ${rollback.deploymentId} failed too at ${rollback.failure?.step}: ${rollback.failure?.message}`);
-      throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; no previous revision on this target to roll back to`);
+      for (const e of d.events) printEvent(out, e);
+      if (d.status === "Succeeded") return `deployment ${d.deploymentId} succeeded in ${seconds(d.ms)}`;
+      throw new Error(`deployment ${d.deploymentId ?? "(no id)"} FAILED at ${d.failure?.event}${d.scriptsLog ? ` (the agent's log: ${d.scriptsLog} on the instance)` : ""}:\n      ${d.failure?.reason.split("\n").join("\n      ")}`);
     });
     await stage("predict", async () => {
-      const script = join(options.targetDir, "opt", localTarget().project, "app/bin/make_prediction.sh");
-      const answer = await run(script, [], { HOST: "127.0.0.1", PORT: String(port), PATH: process.env.PATH ?? "" }, () => {});
-      state.prediction = answer.trim();
+      if (!booted || state.deployment?.status !== "Succeeded") throw new Error("nothing deployed to ask");
+      const project = loadEnvironment(options.environment).project;
+      const root = booted.instance.deployRoot;
+      // The service's own settings (PORT), as AfterInstall wrote them on the instance.
+      const r = await booted.instance.exec(["bash", "-c", 'set -a; . "$1"; set +a; HOST=127.0.0.1 exec "$2"', "make_prediction", `${root}/etc/${project}/service.env`, `/opt/${project}/app/bin/make_prediction.sh`]);
+      if (r.code !== 0) throw new Error(`make_prediction.sh exited ${r.code} on the instance: ${r.stderr.trim()}`);
+      state.prediction = r.stdout.trim();
       out(`    ${state.prediction}`);
       const mpg = (JSON.parse(state.prediction) as { predictions: number[] }).predictions[0];
       return `a 1970 Chevrolet Chevelle Malibu (8 cyl, 307 ci, 130 hp, 3504 lbs): ${mpg?.toFixed(1)} mpg`;
@@ -191,32 +198,35 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     await finishPlan().catch(() => {
       ok = false;
     });
-    if (options.keepRunning && state.port) {
-      out(`\n  the service keeps running on http://127.0.0.1:${state.port} (--keep-running); stop it with npm start -- --stop`);
-    } else {
-      await stage("stop", async () => {
-        if (!target) return "nothing deployed in this run";
-        const s = await target.agent.stop();
-        return s.status === "Skipped" ? `nothing to stop (${s.detail})` : "stopped by the deployed revision's ApplicationStop hook";
-      }).catch(() => {
-        ok = false;
-      });
+    if (options.keepRunning && booted) {
+      out(`\n  ${booted.instance.name} keeps running (--keep-running): Ctrl-C stops it and removes everything`);
+      printSummary(out, stages, state, performance.now() - started);
+      await new Promise<never>(() => {}); // the interrupt handler (cleanup.ts) stops the instance and exits
     }
+    await stage("stop", async () => {
+      // A boot still under way (a stage failed early) is awaited, then stopped: nothing is left running.
+      const b = booted ?? (booting ? await booting.catch(() => undefined) : undefined);
+      if (!b) return "no instance was booted";
+      await b.instance.stop();
+      return `${b.instance.name} and everything it started are gone`;
+    }).catch(() => {
+      ok = false;
+    });
   }
 
-  printSummary(out, stages, state, options, performance.now() - started);
+  printSummary(out, stages, state, performance.now() - started);
   return { ok, stages, ...state };
 }
 
-/** Runs ApplicationStop of whatever the target last deployed (for `npm start -- --stop`). */
-export async function stopTarget(targetDir: string, environment: string): Promise<string> {
-  const names = resourceNames(loadEnvironment(environment));
-  const agent = new LocalAgent({ rootDir: targetDir, applicationName: names.application, deploymentGroupName: names.deploymentGroup, hookEnv: { DEPLOY_ROOT: targetDir } });
-  const s = await agent.stop();
-  return s.status === "Skipped" ? `nothing to stop: ${s.detail}` : "ran the last deployed revision's ApplicationStop: the local service is not running";
+/** One lifecycle event as the agent logged it: mark, name, start time (UTC), duration, and why it failed. */
+function printEvent(out: (l: string) => void, e: LifecycleEventResult): void {
+  const mark = { Succeeded: "✔", Skipped: "·", Failed: "✖" }[e.status];
+  const note = e.status === "Skipped" ? "no scripts" : e.status === "Failed" ? "FAILED" : "";
+  out(`    ${mark} ${e.name.padEnd(19)} ${e.start.toISOString().slice(11, 23)}Z ${seconds(e.end.getTime() - e.start.getTime()).padStart(7)}  ${note}`);
+  if (e.reason) for (const line of e.reason.split("\n")) out(`      │ ${line}`);
 }
 
-function printSummary(out: (l: string) => void, stages: readonly StageOutcome[], state: { bundle?: BundleResult; deployment?: DeploymentResult; prediction?: string }, options: RehearsalOptions, wallMs: number): void {
+function printSummary(out: (l: string) => void, stages: readonly StageOutcome[], state: { bundle?: BundleResult; deployment?: Deployment; prediction?: string; instanceKind?: string }, wallMs: number): void {
   out("\nSummary");
   const ordered = [...stages].sort((a, b) => STAGES.indexOf(a.id) - STAGES.indexOf(b.id));
   for (const s of ordered) out(`  ${{ ok: "✔", skipped: "·", failed: "✖" }[s.status]} ${TITLES[s.id].padEnd(38)} ${seconds(s.ms).padStart(7)}  ${s.status === "ok" ? "" : s.status}`);
@@ -224,7 +234,7 @@ function printSummary(out: (l: string) => void, stages: readonly StageOutcome[],
   if (state.bundle) out(`  revision  ${state.bundle.zipPath} (${mb(state.bundle.bytes)}, sha256 ${state.bundle.sha256.slice(0, 16)}…)`);
   if (state.deployment) {
     const d = state.deployment;
-    out(`  deploy    ${d.deploymentId} ${d.status}${d.rollback ? `; rollback ${d.rollback.deploymentId} ${d.rollback.status}` : ""} on ${options.targetDir}`);
+    out(`  deploy    ${d.deploymentId} ${d.status} by the CodeDeploy agent on a ${state.instanceKind === "container" ? "booted instance (systemd path)" : "FALLBACK mount namespace (local path)"}`);
   }
   if (state.prediction) out(`  answer    ${state.prediction}`);
 }
@@ -272,15 +282,4 @@ function run(command: string, args: string[], env: Record<string, string>, onLin
 
 function onPath(binary: string): boolean {
   return (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, binary)));
-}
-
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
