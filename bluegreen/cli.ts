@@ -3,8 +3,7 @@
  * Reads the process environment here, once, and passes it down. Exit 0 when every scenario's
  * verdict is ok, 1 when one is not, 2 for bad arguments.
  */
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseScenarios, SCENARIOS, type ScenarioId } from "./scenarios.js";
 
@@ -16,7 +15,8 @@ const USAGE = `usage: npm run rehearse:blue-green -- [options]
   --time-scale X      scale of the environment's load balancer and alarm times (default 0.05)
   --bundle ZIP        release variants of this bundle (default: build one with npm run bundle's builder)
   --help              this text
-Needs root, haproxy and systemd-nspawn (npm run setup).`;
+Needs root, haproxy and systemd-nspawn (npm run setup). The instances' settings come from the
+environment: CODEDEPLOY_AGENT_DIR, INSTANCE_IMAGE, ... (revision/instance-settings.ts).`;
 
 function fail(message: string): never {
   console.error(`rehearse:blue-green: ${message}\n\n${USAGE}`);
@@ -61,10 +61,19 @@ async function main(): Promise<number> {
   if (timeScale !== undefined && !(timeScale > 0 && timeScale <= 1)) fail(`--time-scale: "${values["time-scale"]}" must be a number in (0, 1]`);
 
   const repoDir = resolve(import.meta.dirname, "..");
-  const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "mpg-model");
   // Loaded only once the arguments are good: a typo fails in a fraction of a second.
+  const { instanceSettings } = await import("../revision/instance-settings.js");
+  const settings = instanceSettings(process.env);
   const { rehearseBlueGreen } = await import("./rehearsal.js");
-  const { localInstances } = await import("./instances.js");
+  const { blueGreenPrerequisites, containerInstances } = await import("./instances.js");
+  const missing = blueGreenPrerequisites();
+  if (missing.length) {
+    console.error(`rehearse:blue-green cannot run here: missing ${missing.join("; ")}`);
+    return 1;
+  }
+  const { locateAgent } = await import("../revision/agent-source.js");
+  const { nodeDist } = await import("../revision/instance-node.js");
+  const agent = await locateAgent({ repoDir, cacheDir: settings.cacheDir, ...(settings.agentDir ? { configuredDir: settings.agentDir } : {}) });
   let bundleZip = values.bundle ? resolve(values.bundle) : undefined;
   if (!bundleZip) {
     const { buildBundle } = await import("../revision/bundle.js");
@@ -76,7 +85,7 @@ async function main(): Promise<number> {
   const result = await rehearseBlueGreen({
     environment: values.env,
     bundleZip,
-    bootHost: localInstances({ repoDir, cacheDir, agentDir: process.env.CODEDEPLOY_AGENT_DIR }),
+    bootHost: containerInstances({ agent, cacheDir: settings.cacheDir, node: nodeDist(settings.cacheDir), imageSettings: settings.image }),
     scenarios,
     lbPort,
     rate,

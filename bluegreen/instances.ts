@@ -1,35 +1,47 @@
 /**
- * The rehearsal's instances: revision/instance.ts's LocalInstance (the cached image booted with
- * systemd-nspawn, the real CodeDeploy agent inside), one per slot, each joining the network
- * namespace made for its slot. The image and the agent are located once for both.
+ * The rehearsal's instances: revision/boot-instance.ts's container (the cached image booted with
+ * systemd-nspawn, the real CodeDeploy agent inside, hooks on their systemd path), one per slot,
+ * each joining the network namespace made for its slot. Never the mount-namespace fallback: it
+ * has no network of its own, and the point here is two hosts with their own addresses.
  */
-import { locateAgent } from "../revision/agent-source.js";
-import { ensureImage } from "../revision/image.js";
-import { nodeDist } from "../revision/instance-node.js";
-import { containerPrerequisites, LocalInstance } from "../revision/instance.js";
+import type { AgentLocation } from "../revision/agent-source.js";
+import { bootInstance } from "../revision/boot-instance.js";
+import type { ImageSettings } from "../revision/image.js";
+import type { NodeDist } from "../revision/instance-node.js";
+import { containerPrerequisites } from "../revision/instance.js";
+import { haproxyVersion } from "./haproxy.js";
 import type { BootHost } from "./rehearsal.js";
-import { RehearsalError } from "./rehearsal.js";
 
-export interface InstanceSettings {
-  readonly repoDir: string;
-  /** `${XDG_CACHE_HOME:-$HOME/.cache}/mpg-model`, read by the CLI. */
+export interface InstanceOptions {
+  readonly agent: AgentLocation;
   readonly cacheDir: string;
-  /** CODEDEPLOY_AGENT_DIR, when set (read by the CLI). */
-  readonly agentDir?: string | undefined;
-  readonly bootTimeoutMs?: number;
+  readonly node: NodeDist;
+  readonly imageSettings?: ImageSettings | undefined;
 }
 
-/** Checks what booting needs before anything is created, then boots on demand. */
-export function localInstances(settings: InstanceSettings): BootHost {
+/** What this host lacks for the blue/green rehearsal, one line each (empty: it can run). */
+export function blueGreenPrerequisites(): string[] {
   const missing = containerPrerequisites();
-  if (missing.length) throw new RehearsalError(`cannot boot the rehearsal's instances: missing ${missing.join("; ")}`);
-  let ready: Promise<[Awaited<ReturnType<typeof ensureImage>>, Awaited<ReturnType<typeof locateAgent>>]> | undefined;
+  try {
+    haproxyVersion();
+  } catch (error) {
+    missing.push((error as Error).message);
+  }
+  return missing;
+}
+
+export function containerInstances(o: InstanceOptions): BootHost {
   return async ({ name, networkNamespace, log }) => {
-    ready ??= Promise.all([
-      ensureImage({ cacheDir: settings.cacheDir, node: nodeDist(settings.cacheDir), log }),
-      locateAgent({ repoDir: settings.repoDir, cacheDir: settings.cacheDir, ...(settings.agentDir ? { configuredDir: settings.agentDir } : {}) }),
-    ]);
-    const [image, agent] = await ready;
-    return LocalInstance.boot({ name, image, agent, networkNamespace, log, ...(settings.bootTimeoutMs ? { bootTimeoutMs: settings.bootTimeoutMs } : {}) });
+    const { instance } = await bootInstance({
+      name,
+      agent: o.agent,
+      cacheDir: o.cacheDir,
+      node: o.node,
+      mode: "container",
+      networkNamespace,
+      log,
+      ...(o.imageSettings ? { imageSettings: o.imageSettings } : {}),
+    });
+    return instance;
   };
 }

@@ -113,7 +113,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     record(outcome);
   };
 
-  const stage = async (id: StageId, run: () => Promise<string>) => {
+  const stage = async (id: StageId, run: () => Promise<string | { skipped: string }>) => {
     header(id);
     const t0 = performance.now();
     let outcome: StageOutcome;
@@ -122,7 +122,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     } else {
       try {
         const note = await run();
-        outcome = { id, status: "ok", ms: performance.now() - t0, note };
+        outcome = typeof note === "string" ? { id, status: "ok", ms: performance.now() - t0, note } : { id, status: "skipped", ms: performance.now() - t0, note: note.skipped };
       } catch (e) {
         outcome = { id, status: "failed", ms: performance.now() - t0, note: (e as Error).message };
       }
@@ -188,6 +188,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       out(`    ${state.prediction}`);
       const mpg = (JSON.parse(state.prediction) as { predictions: number[] }).predictions[0];
       return `a 1970 Chevrolet Chevelle Malibu (8 cyl, 307 ci, 130 hp, 3504 lbs): ${mpg?.toFixed(1)} mpg`;
+    });
+    // Staging after dev: the blue/green rehearsal (bluegreen/) releases the same revision.
+    await stage("staging", async () => {
+      const { stagingStage } = await import("../bluegreen/stage.js");
+      return stagingStage({ bundleZip: state.bundle?.zipPath, instance: options.instance, out: (l) => out(`    │ ${l}`) });
     });
     await finishPlan();
   } catch (e) {
