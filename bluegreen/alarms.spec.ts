@@ -25,7 +25,7 @@ describe("alarmsInAlarm (the stack's alarm settings, from HAProxy's counters)", 
 });
 
 describe("AlarmWatcher", () => {
-  it("turns counter readings into per-period datapoints and fires once, after two breaching periods", async () => {
+  it("turns counter readings into datapoints per clock-aligned period and fires once, after two breaching periods", async () => {
     const fast = { ...t, alarmPeriodMs: 120 };
     let servers5xx = 0;
     const read = async (): Promise<CounterSample> => {
@@ -35,12 +35,13 @@ describe("AlarmWatcher", () => {
     const fired: string[][] = [];
     const started = performance.now();
     const watcher = await AlarmWatcher.start({ timings: fast, read, onAlarm: (alarms) => fired.push(alarms.map((a) => a.name)) });
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 600));
     watcher.stop();
     expect(fired).toEqual([["backend-5xx"]]);
-    expect(watcher.periods.length).toBeGreaterThanOrEqual(2);
-    expect(watcher.periods[0]!.backend5xx).toBeGreaterThanOrEqual(5);
-    expect(watcher.periods[0]!.elb5xx).toBe(0);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(2 * 120);
+    // The first period is the part of a clock period after the start; the full ones hold ~18.
+    const full = watcher.periods.slice(1);
+    expect(full.length).toBeGreaterThanOrEqual(2);
+    expect(full.every((p) => p.backend5xx >= 5 && p.elb5xx === 0)).toBe(true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(120);
   });
 });

@@ -79,10 +79,11 @@ export class AlarmWatcher {
   private async loop(first: CounterSample): Promise<void> {
     const { alarmPeriodMs } = this.o.timings;
     const every = alarmPeriodMs / (this.o.samplesPerPeriod ?? 6);
-    // Periods are fixed slices of time from the start, like CloudWatch's minutes; a slow read
-    // never stretches one.
-    const start = performance.now();
-    let closed = 0;
+    // Periods are slices of the wall clock (multiples of the period since the epoch), as
+    // CloudWatch's datapoints are clock minutes; a slow read never stretches one. The first
+    // datapoint covers only the part of its period after the watch started.
+    const nextBoundary = () => (Math.floor(Date.now() / alarmPeriodMs) + 1) * alarmPeriodMs;
+    let boundary = nextBoundary();
     let periodStart = first;
     let maxUnhealthy = first.unhealthyHosts;
     const tick = async () => {
@@ -90,8 +91,8 @@ export class AlarmWatcher {
       const s = await this.o.read().catch(() => undefined);
       if (s) {
         maxUnhealthy = Math.max(maxUnhealthy, s.unhealthyHosts);
-        if (performance.now() >= start + (closed + 1) * alarmPeriodMs) {
-          closed++;
+        if (Date.now() >= boundary) {
+          boundary = nextBoundary();
           const servers = s.servers5xx - periodStart.servers5xx;
           const frontend = s.frontend5xx - periodStart.frontend5xx;
           this.periods.push({ backend5xx: servers, elb5xx: Math.max(0, frontend - servers), unhealthyHosts: maxUnhealthy });
@@ -105,7 +106,7 @@ export class AlarmWatcher {
         }
       }
       if (this.stopped) return;
-      const untilBoundary = start + (closed + 1) * alarmPeriodMs - performance.now();
+      const untilBoundary = boundary - Date.now();
       this.timer = setTimeout(() => void tick(), Math.max(5, Math.min(every, untilBoundary)));
     };
     this.timer = setTimeout(() => void tick(), every);

@@ -11,8 +11,8 @@ const USAGE = `usage: npm run rehearse:blue-green -- [options]
   --env NAME          staging (default) or prod: the environment whose release is rehearsed
   --scenarios LIST    a subset, e.g. 1,2,3,4 (default: all of ${SCENARIOS.join(",")})
   --lb-port PORT      the load balancer's port on 127.0.0.1 (default: a free one)
-  --rate N            requests per second through the load balancer during releases (default 200)
-  --time-scale X      scale of the environment's load balancer and alarm times (default 0.05)
+  --rate N            requests per second through the load balancer during releases (default 250)
+  --time-scale X      scale of the environment's load balancer and alarm times (default 0.08)
   --bundle ZIP        release variants of this bundle (default: build one with npm run bundle's builder)
   --help              this text
 Needs root, haproxy and systemd-nspawn (npm run setup). The instances' settings come from the
@@ -31,7 +31,7 @@ async function main(): Promise<number> {
         env: { type: "string", default: "staging" },
         scenarios: { type: "string" },
         "lb-port": { type: "string" },
-        rate: { type: "string", default: "200" },
+        rate: { type: "string", default: "250" },
         "time-scale": { type: "string" },
         bundle: { type: "string" },
         help: { type: "boolean", default: false },
@@ -95,8 +95,15 @@ async function main(): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
+// Ctrl-C: revision/cleanup.ts removes everything and exits 128+signal; the rehearsal, whose
+// instances and load balancer vanish under it, must not exit first with its own verdict.
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => (interrupted = true));
+
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interrupted) process.exit(code);
+  },
   (e: unknown) => {
     console.error(`rehearse:blue-green failed: ${(e as Error).message ?? e}`);
     process.exit(1);

@@ -82,9 +82,11 @@ async function pickBlock(): Promise<number> {
 }
 
 /** Creates the two slots' namespaces, veth pairs and addresses. Removes what it made if any step fails. */
-export async function createNetworks(options: { id?: string; onEvent?: (line: string) => void } = {}): Promise<Networks> {
+export async function createNetworks(options: { id?: string; prefix?: string; onEvent?: (line: string) => void } = {}): Promise<Networks> {
   const id = options.id ?? randomBytes(2).toString("hex");
+  const prefix = options.prefix ?? PREFIX;
   if (!/^[a-z0-9]{1,4}$/.test(id)) throw new NetworkError(`network id ${id} must be 1-4 lowercase letters or digits (interface names have 15 characters)`);
+  if (!/^[a-z0-9-]{1,8}$/.test(prefix)) throw new NetworkError(`name prefix ${prefix} must be 1-8 lowercase letters, digits or dashes (interface names have 15 characters)`);
   const block = await pickBlock();
   const created: string[] = [];
   const remove = async () => {
@@ -97,8 +99,8 @@ export async function createNetworks(options: { id?: string; onEvent?: (line: st
   const slots = {} as Record<Slot, SlotNetwork>;
   try {
     for (const [i, slot] of SLOTS.entries()) {
-      const namespace = `${PREFIX}${id}-${slot}`;
-      const hostInterface = `${PREFIX}${id}-${slot[0]}`;
+      const namespace = `${prefix}${id}-${slot}`;
+      const hostInterface = `${prefix}${id}-${slot[0]}`;
       const gateway = toAddress(block + i * 4 + 1);
       const address = toAddress(block + i * 4 + 2);
       await ip(["netns", "add", namespace]);

@@ -1,14 +1,19 @@
 /**
  * The environment's load-balancer and alarm times, scaled down for a rehearsal on one machine.
  * A staging release waits 2 x 10 s for the health check, 60 s of draining and 2 min of alarm
- * evaluation; at the default scale (1/20) the same sequence takes seconds, in the same
+ * evaluation; at the default scale (1/12.5) the same sequence takes seconds, in the same
  * proportions. Times that bound a request instead of delaying the release (the idle timeout)
  * are not scaled, and the health-check timeout has a floor: a shared 2-core machine must not
  * turn a slow answer into an unhealthy host.
  */
 import type { EnvironmentConfig } from "../environments/index.js";
 
-export const DEFAULT_TIME_SCALE = 0.05;
+/**
+ * 1/12.5: staging's 2 x 60 s alarm evaluation becomes 9.6 s. The fixed cost of the agent runs a
+ * rollback needs (codedeploy-local reinstalls the revision for every run: about 3.5 s each, two
+ * of them) must fit in the target of 2 x the evaluation period; at 1/20 it barely does.
+ */
+export const DEFAULT_TIME_SCALE = 0.08;
 /** Below this a check timeout measures the machine's load, not the service. */
 export const CHECK_TIMEOUT_FLOOR_MS = 1000;
 
@@ -58,7 +63,7 @@ export function describeTimings(t: RehearsalTimings, config: Pick<EnvironmentCon
   const hc = config.loadBalancer.healthCheck;
   const scaledTimeout = Math.round(hc.timeoutSeconds * 1000 * t.scale);
   return [
-    `time scale ${t.scale} (1/${Math.round(1 / t.scale)}): every wait below is the environment's, scaled`,
+    `time scale ${t.scale} (1/${Number((1 / t.scale).toFixed(1))}): every wait below is the environment's, scaled`,
     `health check GET ${t.healthCheck.path} every ${s(t.healthCheck.intervalMs)} (${hc.intervalSeconds} s), timeout ${s(t.healthCheck.timeoutMs)} (${hc.timeoutSeconds} s${t.healthCheck.timeoutMs > scaledTimeout ? `; floor ${s(CHECK_TIMEOUT_FLOOR_MS)}` : ""}), healthy after ${t.healthCheck.healthyThreshold}, unhealthy after ${t.healthCheck.unhealthyThreshold}`,
     `connection draining ${s(t.drainingMs)} (${config.loadBalancer.connectionDrainingSeconds} s); idle timeout ${s(t.idleTimeoutMs)} (not scaled: it bounds a request, it never delays a release)`,
     `alarms: >= ${t.http5xxPerPeriod} backend 5xx or >= ${t.unhealthyHosts} unhealthy hosts per ${s(t.alarmPeriodMs)} period (60 s), ${t.alarmEvaluationPeriods} of ${t.alarmEvaluationPeriods} periods`,

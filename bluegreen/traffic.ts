@@ -85,6 +85,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
   const errorTimes: number[] = [];
   let finish: (report: TrafficReport) => void;
   let fail: (error: Error) => void;
+  let stoppedAt: number | undefined;
   const finished = new Promise<TrafficReport>((resolve, reject) => {
     finish = resolve;
     fail = reject;
@@ -110,7 +111,8 @@ export function startLoad(options: LoadOptions): RunningLoad {
     },
     (error, result) => {
       if (error) return fail(error);
-      const durationMs = now();
+      // Until stop() was called: autocannon finishes its current second before it reports.
+      const durationMs = stoppedAt ?? now();
       finish({
         requests: answers.length + errorTimes.length,
         failed: result.non2xx + result.errors,
@@ -120,7 +122,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
         p50Ms: result.latency.p50,
         p99Ms: result.latency.p99,
         durationMs,
-        ratePerSecond: (answers.length + errorTimes.length) / (durationMs / 1000),
+        ratePerSecond: (answers.filter((a) => a.at <= durationMs).length + errorTimes.filter((t) => t <= durationMs).length) / (durationMs / 1000),
         answers,
         errorTimes,
       });
@@ -131,6 +133,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
     now,
     answers,
     stop: () => {
+      stoppedAt ??= now();
       tracker.stop();
       return finished;
     },
