@@ -44,6 +44,8 @@ export interface BlueGreenOptions {
   readonly handleSignals?: boolean;
   /** Prefix of everything the rehearsal creates (namespaces, instances, temp folders). */
   readonly prefix?: string;
+  /** Before the scenarios, the same load for this long with no release: the benchmark's baseline. */
+  readonly baselineMs?: number;
 }
 
 export interface ScenarioOutcome {
@@ -65,6 +67,9 @@ export interface BlueGreenResult {
   readonly totalMs: number;
   readonly timings?: RehearsalTimings;
   readonly error?: string;
+  /** The load with no release (when baselineMs was given), and the wall time it took. */
+  readonly baseline?: TrafficReport;
+  readonly baselineWallMs?: number;
 }
 
 /** Requests per second asked of autocannon: above the 200/s target, since its pacing (a burst per second) runs a little under. */
@@ -145,7 +150,15 @@ export async function rehearseBlueGreen(o: BlueGreenOptions): Promise<BlueGreenR
     setupMs = performance.now() - started;
     out(`load balancer up at http://127.0.0.1:${port}`);
 
-    const ctx: ScenarioContext = { out, lb, fleet, group, orchestrator, timings, config, url: `http://127.0.0.1:${port}`, rate: o.rate ?? DEFAULT_RATE, revisions };
+    let baseline: TrafficReport | undefined;
+    const baselineStart = performance.now();
+    if (o.baselineMs) {
+      const load = startLoad({ url: `http://127.0.0.1:${port}`, ratePerSecond: o.rate ?? DEFAULT_RATE, connections: 10 });
+      await sleep(o.baselineMs);
+      baseline = await load.stop();
+      out(`  baseline (no release, ${(o.baselineMs / 1000).toFixed(0)} s): ${baseline.requests} requests, ${baseline.ratePerSecond.toFixed(0)}/s, failed ${baseline.failed}, p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms`);
+    }
+    const ctx: ScenarioContext = { baselineWallMs: performance.now() - baselineStart, out, lb, fleet, group, orchestrator, timings, config, url: `http://127.0.0.1:${port}`, rate: o.rate ?? DEFAULT_RATE, revisions };
     for (const id of o.scenarios) {
       out(`\n▶ scenario ${id}: ${SCENARIO_TITLES[id]}`);
       const t0 = performance.now();
@@ -162,7 +175,7 @@ export async function rehearseBlueGreen(o: BlueGreenOptions): Promise<BlueGreenR
     await closeLoadBalancer();
     const totalMs = performance.now() - started;
     printSummary(out, config, timings, o.rate ?? DEFAULT_RATE, outcomes, setupMs, totalMs);
-    return { ok: outcomes.every((s) => s.ok), scenarios: outcomes, setupMs, totalMs, timings };
+    return { ok: outcomes.every((s) => s.ok), scenarios: outcomes, setupMs, totalMs, timings, ...(baseline ? { baseline, baselineWallMs: ctx.baselineWallMs } : {}) };
   } catch (error) {
     const message = (error as Error).message;
     out(`\n✖ blue/green rehearsal failed: ${message}`);
@@ -209,6 +222,7 @@ function initialRecord(revision: Revision): DeploymentRecord {
 }
 
 interface ScenarioContext {
+  readonly baselineWallMs: number;
   readonly out: (line: string) => void;
   readonly lb: HaproxyLoadBalancer;
   readonly fleet: LocalFleet;
