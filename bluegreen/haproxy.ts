@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
+import { onPath } from "../revision/image.js";
 import type { RehearsalTimings } from "./timings.js";
 
 export class LoadBalancerError extends Error {
@@ -132,8 +133,12 @@ export class Haproxy {
     writeFileSync(configPath, renderHaproxyConfig({ port: options.port, socketPath, timings: options.timings, name: options.name }));
     const check = spawnSync(binary, ["-c", "-q", "-f", configPath], { encoding: "utf8" });
     if (check.status !== 0) throw new LoadBalancerError(`HAProxy rejects the configuration ${configPath}: ${(check.stderr || check.stdout).trim()}`);
-    // -db: foreground, no daemon; the rehearsal owns the process and stops it.
-    const child = spawn(binary, ["-db", "-f", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+    // -db: foreground, no daemon; the rehearsal owns the process and stops it. setpriv
+    // --pdeathsig: should this process die without cleaning up, HAProxy goes with it.
+    const argv = ["-db", "-f", configPath];
+    const child = onPath("setpriv")
+      ? spawn("setpriv", ["--pdeathsig", "SIGTERM", "--", binary, ...argv], { stdio: ["ignore", "ignore", "pipe"] })
+      : spawn(binary, argv, { stdio: ["ignore", "ignore", "pipe"] });
     const proxy = new Haproxy(child, socketPath, options.port, configPath);
     const deadline = Date.now() + (options.startTimeoutMs ?? 5000);
     for (;;) {

@@ -5,7 +5,7 @@
  * (orchestrator.ts) moving traffic; autocannon sending predictions through the load balancer
  * during every release; the scenarios of scenarios.ts, each with a verdict.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadEnvironment, type EnvironmentConfig } from "../environments/index.js";
@@ -13,7 +13,6 @@ import { INITIAL_LIVE_SLOT, resourceNames, SLOTS, type Slot } from "../environme
 import { readLiveFleet } from "../release/slots.js";
 import { parseAppSpec } from "../revision/appspec.js";
 import { readZip } from "../revision/zip.js";
-import { readFileSync } from "node:fs";
 import { Cleanup } from "./cleanup.js";
 import { LocalFleet, type AgentHost, type Revision } from "./fleet.js";
 import { assertPortFree, Haproxy, haproxyVersion, sleep } from "./haproxy.js";
@@ -40,7 +39,7 @@ export interface BlueGreenOptions {
   /** Requests per second through the load balancer during each release. */
   readonly rate?: number;
   readonly out?: (line: string) => void;
-  /** The CLI installs Ctrl-C handling; tests do not. */
+  /** Remove everything also on Ctrl-C (the CLIs; tests clean up through the normal path). */
   readonly handleSignals?: boolean;
   /** Prefix of everything the rehearsal creates (namespaces, instances, temp folders). */
   readonly prefix?: string;

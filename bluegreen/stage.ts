@@ -20,7 +20,7 @@ export async function stagingStage(o: StagingStageOptions): Promise<string | { s
   const missing = blueGreenPrerequisites();
   if (missing.length) return { skipped: `skipped: the blue/green rehearsal needs ${missing.join("; ")} (npm run rehearse:blue-green says the same)` };
   if (!o.bundleZip) throw new Error("no bundle to release (the bundle stage was skipped)");
-  const result = await rehearseBlueGreen({ environment: "staging", bundleZip: o.bundleZip, bootHost: containerInstances(o.instance), scenarios: SCENARIOS, out: o.out });
+  const result = await rehearseBlueGreen({ environment: "staging", bundleZip: o.bundleZip, bootHost: containerInstances(o.instance), scenarios: SCENARIOS, out: o.out, handleSignals: true });
   if (!result.ok) {
     const failed = result.scenarios.filter((s) => !s.ok);
     throw new Error(result.error ?? `scenario ${failed.map((s) => `${s.id} (${s.verdict})`).join("; ")}`);
