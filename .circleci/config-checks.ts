@@ -7,9 +7,20 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { parse } from "yaml";
+import { loadEnvironments } from "../environments/index.js";
+import { TRIGGER_RUNTIME } from "../environments/runtime-support.js";
 
 export const REPO = resolve(import.meta.dirname, "..");
 export const CONFIG_PATH = join(REPO, ".circleci", "config.yml");
+
+/** What this repository ships, read from its one source each: environments, runtime-support.ts, .nvmrc. */
+export function repositoryRuntimes(): ShippedRuntimes {
+  return {
+    fleetMajors: Object.values(loadEnvironments()).map((config) => config.fleet.nodeMajorVersion),
+    lambdaRuntime: TRIGGER_RUNTIME,
+    nvmrc: readFileSync(join(REPO, ".nvmrc"), "utf8").trim(),
+  };
+}
 
 type Json = Record<string, unknown>;
 
@@ -233,13 +244,6 @@ export function checkPinned(config: Config): string[] {
   return problems;
 }
 
-/** The lowest Node.js major a package.json `engines.node` range admits (e.g. ">=20.19 <21 || >=22.12" -> 20). */
-export function enginesMajor(range: string): number {
-  const majors = [...range.matchAll(/>=?\s*v?(\d+)/g)].map((m) => Number(m[1]));
-  if (majors.length === 0) throw new Error(`cannot read a minimum Node.js version from engines.node "${range}"`);
-  return Math.min(...majors);
-}
-
 /** Whether a version satisfies a simple engines range: `||` of space-separated `>=`, `>`, `<`, `<=` comparators. */
 export function satisfies(version: string, range: string): boolean {
   const v = version.split(".").map(Number);
@@ -266,18 +270,37 @@ export function satisfies(version: string, range: string): boolean {
 }
 
 /** Node.js images run the project's Node major, at a version the engines range admits. */
-export function checkNodeVersion(config: Config, engines: string, runtimeMajors: readonly number[]): string[] {
+/** The runtimes the project ships, which CI must test on. */
+export interface ShippedRuntimes {
+  /** Every environment's fleet.nodeMajorVersion. */
+  readonly fleetMajors: readonly number[];
+  /** The deployment trigger's Lambda runtime, e.g. nodejs22.x. */
+  readonly lambdaRuntime: string;
+  /** The project's .nvmrc: the exact Node.js developers and CI use, the fleet's pinned build. */
+  readonly nvmrc: string;
+}
+
+/**
+ * CI runs the Node.js the fleet runs, at the exact version of .nvmrc, inside package.json's
+ * engines; and never an older major than the Lambda runtime, so that nothing ships on a runtime
+ * newer than the one it was tested on.
+ */
+export function checkNodeVersion(config: Config, engines: string, shipped: ShippedRuntimes): string[] {
   const problems: string[] = [];
-  const major = enginesMajor(engines);
   const nodeImages = [...Object.values(config.executors), ...Object.values(config.jobs)]
     .flatMap((x) => (Array.isArray(x.docker) ? x.docker : []).map((d) => String(asObject(d).image)))
     .filter((image) => /\/node:/.test(image));
   if (nodeImages.length === 0) problems.push("no Node.js image found");
+  const fleetMajors = [...new Set(shipped.fleetMajors)];
+  const lambdaMajor = Number(/^nodejs(\d+)\.x$/.exec(shipped.lambdaRuntime)?.[1] ?? NaN);
+  if (Number.isNaN(lambdaMajor)) problems.push(`cannot read a Node.js major from the Lambda runtime "${shipped.lambdaRuntime}"`);
   for (const image of nodeImages) {
     const version = image.split(":")[1] ?? "";
-    if (Number(version.split(".")[0]) !== major) problems.push(`${image} runs Node.js ${version.split(".")[0]}, the project runs ${major} (package.json engines)`);
+    const major = Number(version.split(".")[0]);
+    for (const fleet of fleetMajors) if (major !== fleet) problems.push(`${image} runs Node.js ${major}, the fleet runs ${fleet} (fleet.nodeMajorVersion)`);
+    if (version !== shipped.nvmrc) problems.push(`${image}: CI runs ${version}, .nvmrc says ${shipped.nvmrc}`);
     if (!satisfies(version, engines)) problems.push(`${image}: ${version} does not satisfy engines.node "${engines}"`);
-    for (const runtime of new Set(runtimeMajors)) if (runtime !== major) problems.push(`an environment runs Node.js ${runtime} but CI tests on ${major}`);
+    if (major < lambdaMajor) problems.push(`${image} runs Node.js ${major}, older than the trigger's Lambda runtime ${shipped.lambdaRuntime}`);
   }
   return problems;
 }
@@ -292,7 +315,8 @@ export function checkCache(config: Config): string[] {
 
 /** What CI keeps: test results, the bundle, the plans and the model report. */
 export function checkArtifacts(config: Config): string[] {
-  const steps = Object.values(config.jobs).flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
+  // Reusable commands' steps count too (the model report is stored by the model-report command).
+  const steps = [...Object.values(config.jobs), ...Object.values(config.commands)].flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
   const stored = steps.map((s) => asObject(asObject(s).store_artifacts).path).filter(Boolean).map(String);
   const problems: string[] = [];
   if (!steps.some((s) => asObject(s).store_test_results)) problems.push("no store_test_results");
@@ -301,9 +325,29 @@ export function checkArtifacts(config: Config): string[] {
   for (const [what, path] of [
     ["the bundle", "dist"],
     ["the review plans", "plans/review"],
-    ["the model report", "reports"],
+    ["the model gate's output", "reports"],
+    ["the model report", "dist/model-report"],
   ] as const) {
     if (!stored.includes(path)) problems.push(`${what} (${path}) is not stored as an artifact`);
+  }
+  return problems;
+}
+
+/**
+ * The model report: the gate job writes it before the gate can fail the job (so a failing model
+ * still leaves its report), and the plan review makes its own and puts it in the comment.
+ */
+export function checkModelReport(config: Config): string[] {
+  const problems: string[] = [];
+  const gate = jobCommands(config, "model-gate");
+  const report = gate.findIndex((c) => /\bnpm run model:report\b/.test(c));
+  const verdict = gate.findIndex((c) => /\bnpm run model:gate\b/.test(c));
+  if (verdict < 0) problems.push("the model-gate job does not run npm run model:gate");
+  if (report < 0) problems.push("the model-gate job does not write the model report");
+  else if (verdict >= 0 && report > verdict) problems.push("the model-gate job writes the model report after the gate, so a failing gate leaves no report");
+  const review = jobCommands(config, "plan-review");
+  if (!review.some((c) => /\bnpm run model:report\b/.test(c)) || !review.some((c) => /\bnpm run plan:review\b[\s\S]*--model-report\s/.test(c))) {
+    problems.push("the plan-review job does not put the model report in its comment (npm run model:report, then plan:review --model-report)");
   }
   return problems;
 }
@@ -322,7 +366,7 @@ export function schemaErrors(schema: object, document: unknown): string[] {
 }
 
 /** The project's rules, for a config text and the package.json it runs with. */
-export function projectProblems(text: string, packageJson: { scripts?: Record<string, string>; engines?: { node?: string } }, runtimeMajors: readonly number[]): string[] {
+export function projectProblems(text: string, packageJson: { scripts?: Record<string, string>; engines?: { node?: string } }, shipped: ShippedRuntimes): string[] {
   const config = parseConfig(text);
   return [
     ...checkJobsExist(config),
@@ -332,8 +376,9 @@ export function projectProblems(text: string, packageJson: { scripts?: Record<st
     ...checkProfiles(config),
     ...checkNoSecrets(config),
     ...checkPinned(config),
-    ...checkNodeVersion(config, packageJson.engines?.node ?? "", runtimeMajors),
+    ...checkNodeVersion(config, packageJson.engines?.node ?? "", shipped),
     ...checkCache(config),
     ...checkArtifacts(config),
+    ...checkModelReport(config),
   ];
 }

@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
-import { loadEnvironments } from "../environments/index.js";
 import {
   CONFIG_PATH,
   REPO,
@@ -10,6 +9,7 @@ import {
   checkArtifacts,
   checkCache,
   checkJobsExist,
+  checkModelReport,
   checkNoSecrets,
   checkNodeVersion,
   checkNpmScripts,
@@ -17,10 +17,10 @@ import {
   checkPinned,
   checkProfiles,
   checkReleaseGates,
-  enginesMajor,
   jobCommands,
   parseConfig,
   releaseJobs,
+  repositoryRuntimes,
   satisfies,
   schemaErrors,
   upstream,
@@ -29,7 +29,7 @@ import {
 
 const TEXT = readFileSync(CONFIG_PATH, "utf8");
 const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string>; engines: { node: string } };
-const RUNTIME_MAJORS = Object.values(loadEnvironments()).map((c) => c.fleet.nodeMajorVersion);
+const SHIPPED = repositoryRuntimes();
 
 /** The real config with one edit applied through the YAML document model (so the rest stays as written). */
 function mutated(edit: (doc: ReturnType<typeof parseDocument>) => void): Config {
@@ -131,14 +131,20 @@ describe(".circleci/config.yml", () => {
     expect(checkPinned(mutated((doc) => doc.set("orbs", { aws: "circleci/aws-cli@5.1.1" })))).toEqual([]);
   });
 
-  it("tests on the project's Node.js major, at a version package.json engines admits", () => {
-    expect(enginesMajor(PACKAGE.engines.node)).toBe(20);
-    expect(checkNodeVersion(config, PACKAGE.engines.node, RUNTIME_MAJORS)).toEqual([]);
-    const node22 = mutatedText((t) => t.replace(/cimg\/node:20\.[\d.]+/, "cimg/node:22.12.0"));
-    expect(checkNodeVersion(node22, PACKAGE.engines.node, RUNTIME_MAJORS)).toEqual(["cimg/node:22.12.0 runs Node.js 22, the project runs 20 (package.json engines)"]);
-    const tooOld = mutatedText((t) => t.replace(/cimg\/node:20\.[\d.]+/, "cimg/node:20.18.1"));
-    expect(checkNodeVersion(tooOld, PACKAGE.engines.node, RUNTIME_MAJORS)).toEqual([`cimg/node:20.18.1: 20.18.1 does not satisfy engines.node "${PACKAGE.engines.node}"`]);
-    expect(checkNodeVersion(config, PACKAGE.engines.node, [20, 22])).toEqual(["an environment runs Node.js 22 but CI tests on 20"]);
+  it("tests on the fleet's Node.js, at .nvmrc's exact version, inside engines, never older than the Lambda runtime", () => {
+    expect(SHIPPED).toEqual({ fleetMajors: [24, 24, 24], lambdaRuntime: "nodejs22.x", nvmrc: "24.22.3" });
+    expect(checkNodeVersion(config, PACKAGE.engines.node, SHIPPED)).toEqual([]);
+    const node22 = mutatedText((t) => t.replace(/cimg\/node:24\.[\d.]+/, "cimg/node:22.12.0"));
+    expect(checkNodeVersion(node22, PACKAGE.engines.node, SHIPPED)).toEqual(["cimg/node:22.12.0 runs Node.js 22, the fleet runs 24 (fleet.nodeMajorVersion)", "cimg/node:22.12.0: CI runs 22.12.0, .nvmrc says 24.22.3"]);
+    const node20 = mutatedText((t) => t.replace(/cimg\/node:24\.[\d.]+/, "cimg/node:20.18.1"));
+    expect(checkNodeVersion(node20, PACKAGE.engines.node, SHIPPED)).toEqual([
+      "cimg/node:20.18.1 runs Node.js 20, the fleet runs 24 (fleet.nodeMajorVersion)",
+      "cimg/node:20.18.1: CI runs 20.18.1, .nvmrc says 24.22.3",
+      `cimg/node:20.18.1: 20.18.1 does not satisfy engines.node "${PACKAGE.engines.node}"`,
+      "cimg/node:20.18.1 runs Node.js 20, older than the trigger's Lambda runtime nodejs22.x",
+    ]);
+    expect(checkNodeVersion(config, PACKAGE.engines.node, { ...SHIPPED, fleetMajors: [24, 22] })).toEqual(["cimg/node:24.22.3 runs Node.js 24, the fleet runs 22 (fleet.nodeMajorVersion)"]);
+    expect(checkNodeVersion(config, PACKAGE.engines.node, { ...SHIPPED, nvmrc: "24.1.0" })).toEqual(["cimg/node:24.22.3: CI runs 24.22.3, .nvmrc says 24.1.0"]);
   });
 
   it("keys the dependency cache on package-lock.json", () => {
@@ -153,6 +159,19 @@ describe(".circleci/config.yml", () => {
     expect(checkArtifacts(noJunit)).toEqual(["npm test does not write a junit report for store_test_results"]);
     const noBundle = mutatedText((t) => t.replace("path: dist\n", "path: build\n"));
     expect(checkArtifacts(noBundle)).toEqual(["the bundle (dist) is not stored as an artifact"]);
+    const noReport = mutatedText((t) => t.replace("path: dist/model-report\n", "path: dist/elsewhere\n"));
+    expect(checkArtifacts(noReport)).toEqual(["the model report (dist/model-report) is not stored as an artifact"]);
+  });
+
+  it("writes the model report before the gate can fail, and puts it in the plan review's comment", () => {
+    expect(checkModelReport(config)).toEqual([]);
+    const late = mutated((doc) => {
+      const steps = doc.getIn(["jobs", "model-gate", "steps"]) as { items: unknown[] };
+      steps.items.push(steps.items.splice(1, 1)[0]);
+    });
+    expect(checkModelReport(late)).toEqual(["the model-gate job writes the model report after the gate, so a failing gate leaves no report"]);
+    const noModelInReview = mutatedText((t) => t.replace(" --model-report dist/model-report", ""));
+    expect(checkModelReport(noModelInReview)).toEqual(["the plan-review job does not put the model report in its comment (npm run model:report, then plan:review --model-report)"]);
   });
 });
 
@@ -178,10 +197,7 @@ describe("schemaErrors", () => {
 });
 
 describe("engines helpers", () => {
-  it("reads the lowest major and compares versions like npm for simple ranges", () => {
-    expect(enginesMajor(">=20.19 <21 || >=22.12")).toBe(20);
-    expect(enginesMajor(">=22")).toBe(22);
-    expect(() => enginesMajor("^20")).toThrow(/cannot read/);
+  it("compares versions like npm for simple ranges", () => {
     expect(satisfies("20.19.0", ">=20.19 <21 || >=22.12")).toBe(true);
     expect(satisfies("20.20.2", ">=20.19 <21 || >=22.12")).toBe(true);
     expect(satisfies("21.0.0", ">=20.19 <21 || >=22.12")).toBe(false);

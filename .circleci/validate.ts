@@ -6,8 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "yaml";
-import { loadEnvironments } from "../environments/index.js";
-import { CONFIG_PATH, REPO, projectProblems, schemaErrors } from "./config-checks.js";
+import { CONFIG_PATH, REPO, projectProblems, repositoryRuntimes, schemaErrors } from "./config-checks.js";
 
 async function main(argv: string[]): Promise<number> {
   const [schemaPath, configPath = CONFIG_PATH] = argv;
@@ -19,9 +18,8 @@ async function main(argv: string[]): Promise<number> {
   const schema = JSON.parse(readFileSync(resolve(schemaPath), "utf8")) as object;
   const errors = schemaErrors(schema, parse(text));
   for (const e of errors) console.error(`schema: ${e}`);
-  const runtimeMajors = Object.values(loadEnvironments()).map((c) => c.fleet.nodeMajorVersion);
   const packageJson = JSON.parse(readFileSync(resolve(REPO, "package.json"), "utf8")) as Parameters<typeof projectProblems>[1];
-  const problems = projectProblems(text, packageJson, runtimeMajors);
+  const problems = projectProblems(text, packageJson, repositoryRuntimes());
   for (const p of problems) console.error(`rule: ${p}`);
   const ok = errors.length === 0 && problems.length === 0;
   console.log(ok ? `${configPath}: valid against ${schemaPath} and the project's pipeline rules` : `${configPath}: ${errors.length} schema error(s), ${problems.length} rule violation(s)`);

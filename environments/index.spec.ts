@@ -60,8 +60,13 @@ describe("environment configs", () => {
       c.availabilityZones = ["eu-west-1a"];
       c.network.subnets = c.network.subnets.slice(0, 1);
     }, /prod needs at least 2 availability zones[\s\S]*at availabilityZones/],
-    ["SSH from the internet outside dev (IPv4)", "staging", (c) => (c.access.sshCidrs = ["0.0.0.0/0"]), /SSH from the whole internet \(0\.0\.0\.0\/0\) is only tolerated in dev[\s\S]*at access\.sshCidrs\[0\]/],
-    ["SSH from the internet outside dev (IPv6)", "prod", (c) => (c.access.sshCidrs = ["10.0.0.0/8", "::/0"]), /SSH from the whole internet \(::\/0\)[\s\S]*at access\.sshCidrs\[1\]/],
+    ["SSH from the internet outside dev (IPv4)", "staging", (c) => (c.access.sshCidrs = ["0.0.0.0/0"]), /SSH from the internet is only tolerated in dev: 0\.0\.0\.0\/0 admits [\d,]+ public IPv4 addresses, more than a \/16 \(65,536\)\n {2}→ at access\.sshCidrs\[0\]/],
+    ["SSH from the internet outside dev (IPv6)", "prod", (c) => (c.access.sshCidrs = ["10.0.0.0/8", "::/0"]), /SSH from the internet is only tolerated in dev: ::\/0 admits over 2\^127 public IPv6 addresses[\s\S]*at access\.sshCidrs\[1\]/],
+    // The same internet, spelled so that no entry is a /0: the rule judges what the list covers.
+    ["SSH from all of IPv4 as two halves", "prod", (c) => (c.access.sshCidrs = ["0.0.0.0/1", "128.0.0.0/1"]), /SSH from the internet is only tolerated in dev: 0\.0\.0\.0\/1, 128\.0\.0\.0\/1 admit [\d,]+ public IPv4 addresses\b[^\n]*\n {2}→ at access\.sshCidrs$/],
+    ["SSH from all global unicast IPv6 (2000::/3)", "prod", (c) => (c.access.sshCidrs = ["10.0.0.0/8", "2000::/3"]), /SSH from the internet is only tolerated in dev: 2000::\/3 admits over 2\^124 public IPv6 addresses, more than a \/48 \(2\^80\)\n {2}→ at access\.sshCidrs\[1\]/],
+    ["SSH from all of IPv6 as two halves", "staging", (c) => (c.access.sshCidrs = ["::/1", "8000::/1"]), /SSH from the internet is only tolerated in dev: ::\/1, 8000::\/1 admit[^\n]*\n {2}→ at access\.sshCidrs$/],
+    ["SSH from 256 public /16s (a /8, one block at a time)", "prod", (c) => (c.access.sshCidrs = Array.from({ length: 256 }, (_, i) => `3.${i}.0.0/16`)), /3\.0\.0\.0\/16, 3\.1\.0\.0\/16, 3\.2\.0\.0\/16, 3\.3\.0\.0\/16 and 252 more admit 16,777,216 public IPv4 addresses/],
     ["a malformed instance type", "dev", (c) => (c.fleet.instanceType = "t3-small"), /EC2 instance type[\s\S]*at fleet\.instanceType/],
     ["a malformed AMI id", "dev", (c) => (c.fleet.amiId = "ami-12345"), /AMI id[\s\S]*at fleet\.amiId/],
     ["no NAT with an AMI that lacks the runtime", "dev", (c) => (c.network.natGateways = "none"), /without NAT cannot download Node\.js[\s\S]*at network\.natGateways/],
@@ -80,6 +85,15 @@ describe("environment configs", () => {
     expect(message).toMatch(expected);
   });
 
+  it("lets prod admit SSH from private ranges of any size and from narrow public ones", () => {
+    const sshCidrs = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "198.51.100.0/24", "81.2.69.0/24", "2a01:4f8:c0c::/48"];
+    expect(parseEnvironment("prod", variant("prod", (c) => (c.access.sshCidrs = sshCidrs))).access.sshCidrs).toEqual(sshCidrs);
+  });
+
+  it("tolerates SSH from the internet in dev", () => {
+    expect(parseEnvironment("dev", variant("dev", (c) => (c.access.sshCidrs = ["0.0.0.0/1", "128.0.0.0/1", "::/0"]))).access.sshCidrs).toHaveLength(3);
+  });
+
   it("rejects VPC ranges that overlap across environments", () => {
     const inputs = { ...DECLARED_ENVIRONMENTS, staging: variant("staging", (c) => (c.network.vpcCidr = "10.10.0.0/16")) };
     inputs.staging.network.subnets = DECLARED_ENVIRONMENTS.dev.network.subnets;
@@ -91,6 +105,15 @@ describe("environment configs", () => {
     expect(errorOf(() => parseEnvironments(twoCreators))).toMatch(/account 111111111111[\s\S]*found dev, staging/);
     const none = { ...DECLARED_ENVIRONMENTS, prod: variant("prod", (c) => (c.ci.createOidcProvider = false)) };
     expect(errorOf(() => parseEnvironments(none))).toMatch(/account 333333333333[\s\S]*found none/);
+  });
+
+  it("requires one fleet Node.js major across environments, because one revision is promoted through all", () => {
+    const mixed = { ...DECLARED_ENVIRONMENTS, prod: variant("prod", (c) => (c.fleet.nodeMajorVersion = 22)) };
+    expect(errorOf(() => parseEnvironments(mixed))).toMatch(/same fleet\.nodeMajorVersion[\s\S]*dev: 24, staging: 24, prod: 22[\s\S]*→ at fleet\.nodeMajorVersion/);
+  });
+
+  it("rejects an odd (short-lived) fleet Node.js major", () => {
+    expect(errorOf(() => parseEnvironment("dev", variant("dev", (c) => (c.fleet.nodeMajorVersion = 25))))).toMatch(/even \(LTS\) Node\.js major[\s\S]*→ at fleet\.nodeMajorVersion/);
   });
 
   it("requires every environment to be declared", () => {

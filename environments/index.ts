@@ -62,6 +62,14 @@ export function parseEnvironments(inputs: Readonly<Record<string, unknown>>): Re
       );
     }
   }
+  // The exact revision that passed dev is promoted to staging and prod: its service is built for one Node.js major.
+  const majors = [...new Set(parsed.map((config) => config.fleet.nodeMajorVersion))];
+  if (majors.length > 1) {
+    const detail = parsed.map((config) => `${config.name}: ${config.fleet.nodeMajorVersion}`).join(", ");
+    throw new EnvironmentConfigError(
+      `environments are invalid:\n✖ every environment must run the same fleet.nodeMajorVersion, because one revision is promoted through all of them (${detail})\n  → at fleet.nodeMajorVersion`,
+    );
+  }
   return Object.fromEntries(parsed.map((config) => [config.name, config])) as Record<EnvironmentName, EnvironmentConfig>;
 }
 

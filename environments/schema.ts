@@ -4,7 +4,7 @@
  * fails before any construct is created.
  */
 import { z } from "zod";
-import { contains, isNetworkAddress, isWorld, overlaps } from "./cidr.js";
+import { contains, describeExposure, internetExposure, isCidr, isNetworkAddress, overlaps } from "./cidr.js";
 
 export const ENVIRONMENT_NAMES = ["dev", "staging", "prod"] as const;
 export const EnvironmentName = z.enum(ENVIRONMENT_NAMES);
@@ -99,8 +99,13 @@ export const EnvironmentConfigSchema = z
       amiId: z.string().regex(/^ami-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be an AMI id: ami- followed by 8 or 17 hex digits"),
       /** True when the AMI already has Node.js and the CodeDeploy agent: user data then only checks them. */
       amiHasRuntime: z.boolean(),
-      /** Node.js major version the service is built for; user data installs it. */
-      nodeMajorVersion: z.number().int().min(20).max(26),
+      /** Node.js major version the service is built for; user data installs it. Even (LTS) majors only; synthesis also checks its end of support (runtime-support.ts). */
+      nodeMajorVersion: z
+        .number()
+        .int()
+        .min(20)
+        .max(30)
+        .refine((major) => major % 2 === 0, { message: "must be an even (LTS) Node.js major: odd majors are supported for 6 months only" }),
       instancesPerSlot: z.number().int().min(1).max(20),
       rootVolumeGiB: z.number().int().min(8).max(200),
       /** Optional EC2 key pair for SSH; without one, SSH needs EC2 Instance Connect or SSM. */
@@ -212,15 +217,25 @@ export const EnvironmentConfigSchema = z
       if (config.availabilityZones.length < 2) {
         issue(["availabilityZones"], `${config.name} needs at least 2 availability zones`);
       }
-      config.access.sshCidrs.forEach((cidr, i) => {
-        if (isWorld(cidr)) issue(["access", "sshCidrs", i], `SSH from the whole internet (${cidr}) is only tolerated in dev`);
-      });
+      refuseInternet(config.access.sshCidrs, ["access", "sshCidrs"], "SSH from the internet is only tolerated in dev", issue);
     }
 
     if (config.backend.type === "s3" && !config.backend.key.includes(config.name)) {
       issue(["backend", "key"], `state key ${config.backend.key} does not name the environment ${config.name}: two environments could share one state`);
     }
   });
+
+/**
+ * One rule for every CIDR list that must not be "the internet" (defined in cidr.ts by what the
+ * list covers, not how it is spelled). The error points at the entry when one entry alone is
+ * too wide, at the list when only their union is.
+ */
+function refuseInternet(cidrs: readonly string[], path: PropertyKey[], rule: string, issue: (path: PropertyKey[], message: string) => void): void {
+  const exposure = internetExposure(cidrs.filter(isCidr));
+  if (!exposure) return;
+  const alone = exposure.entries.length === 1 ? cidrs.indexOf(exposure.entries[0]!) : -1;
+  issue(alone >= 0 ? [...path, alone] : path, `${rule}: ${describeExposure(exposure)}`);
+}
 
 function isValidCidrSyntax(cidr: string): boolean {
   return z.cidrv4().safeParse(cidr).success;

@@ -21,7 +21,7 @@ export const staging: EnvironmentConfigInput = {
     // Ubuntu 24.04 LTS amd64 (Canonical) in eu-west-1: replace with the current id for your region.
     amiId: "ami-0a422d70f727fe93e",
     amiHasRuntime: false,
-    nodeMajorVersion: 20,
+    nodeMajorVersion: 24,
     instancesPerSlot: 2,
     rootVolumeGiB: 16,
   },

@@ -153,6 +153,19 @@ describe("release upload", () => {
     expect(errors[1]).toMatch(/cannot read .*missing\.zip: ENOENT/);
   });
 
+  it("refuses a damaged zip with one line naming the file, the entry and the damage", async () => {
+    const { path, bytes } = await bundleFile("revision-damaged.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
+    // Overwrite the start of the first entry's deflated data: zlib alone would throw a stack.
+    const dataStart = 30 + bytes.readUInt16LE(26) + bytes.readUInt16LE(28);
+    writeFileSync(path, Buffer.concat([bytes.subarray(0, dataStart), Buffer.alloc(4, 0xff), bytes.subarray(dataStart + 4)]));
+    const { cli, errors } = context();
+    expect(await cli("upload", "--env", "dev", path)).toBe(1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^release: not a usable revision bundle: .*revision-damaged\.zip: entry "appspec\.yml" is damaged: its deflated data does not inflate \(.+\)$/);
+    expect(errors[0]).not.toContain("\n");
+    expect(mocks.s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
   it("fails when the bucket returns no version id (an unversioned bucket cannot pin a release)", async () => {
     const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
     mocks.s3.on(PutObjectCommand).resolves({});

@@ -21,6 +21,11 @@ async function main(): Promise<void> {
   console.log(`  ${r.zipPath}`);
   console.log(`  ${r.files} files, ${mb(r.bytes)} zipped (${mb(r.unpackedBytes)} unpacked), limit 25 MB`);
   console.log(`  sha256 ${r.sha256}`);
+  if (r.gitDirty) {
+    console.log(`  dirty: not exactly commit ${r.gitCommit.slice(0, 12)}, so \`release upload\` will refuse it:`);
+    for (const reason of r.dirtyReasons.slice(0, 20)) console.log(`    ${reason}`);
+    if (r.dirtyReasons.length > 20) console.log(`    and ${r.dirtyReasons.length - 20} more`);
+  }
   console.log(`  ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v} ms`).join(", ")}; total ${total} ms`);
 }
 

@@ -20,6 +20,7 @@ import { AppSpecError, parseAppSpec, type AppSpec } from "./appspec.js";
 import { installedPaths, permissionProblems } from "./appspec-permissions.js";
 import { REVISION_MANIFEST_PATH, type RevisionManifest } from "./revision-manifest.js";
 import { licenseFiles, runtimeFiles } from "./runtime-deps.js";
+import { untrackedSources } from "./untracked-sources.js";
 
 /** CodeDeploy accepts far bigger bundles; this keeps S3 uploads and instance downloads quick. */
 export const MAX_BUNDLE_BYTES = 25 * 1024 * 1024;
@@ -49,6 +50,10 @@ export interface BundleResult {
   readonly files: number;
   readonly gitCommit: string;
   readonly modelVersion: string;
+  /** True when the bundle is not exactly its commit (the manifest's git_dirty); `release upload` refuses it. */
+  readonly gitDirty: boolean;
+  /** Why it is dirty: each modified tracked file, each source git does not track. */
+  readonly dirtyReasons: readonly string[];
   readonly timingsMs: Readonly<Record<string, number>>;
 }
 
@@ -71,14 +76,20 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
     }
   };
 
-  const pkg = JSON.parse(readFileSync(join(repoDir, "package.json"), "utf8")) as { version: string };
+  // Every file of the repository the zip is made from, so that git can vouch for each one.
+  const sources: string[] = [];
+  const readSource = (path: string): Buffer => {
+    sources.push(resolve(path));
+    return readFileSync(path);
+  };
+  const pkg = JSON.parse(readSource(join(repoDir, "package.json")).toString("utf8")) as { version: string };
   const git = gitInfo(repoDir);
   const buildTime = new Date(git.epochSeconds * 1000);
   const entries: Entry[] = [];
   const add = (path: string, data: Buffer | string, mode = 0o644) => entries.push({ path, data: Buffer.from(data), mode });
 
   // 1. The AppSpec, checked against the environments: its destinations must be /opt/<project>.
-  const appspecText = readFileSync(options.appspecPath ?? join(repoDir, "appspec.yml"), "utf8");
+  const appspecText = readSource(options.appspecPath ?? join(repoDir, "appspec.yml")).toString("utf8");
   let spec: AppSpec | undefined;
   const environments = await timed("environments+appspec", () => {
     spec = parseAppSpec(appspecText);
@@ -94,13 +105,15 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
     return envs;
   });
   const project = environments[0]!.project;
+  // One revision is promoted through every environment, so they share one fleet runtime (index.ts checks it).
+  const nodeMajor = environments[0]!.fleet.nodeMajorVersion;
   add("appspec.yml", appspecText);
 
   // 2. Hooks (bash, executable) and settings: one file per environment, keyed by deployment group.
   const hooksDir = join(repoDir, "hooks");
-  for (const name of readdirSync(hooksDir).filter((n) => n.endsWith(".sh")).sort()) add(`hooks/${name}`, readFileSync(join(hooksDir, name)), 0o755);
-  for (const name of readdirSync(hooksDir).filter((n) => n.endsWith(".in")).sort()) add(`hooks/${name}`, readFileSync(join(hooksDir, name)));
-  const model = parseManifest(readFileSync(join(options.modelDir ?? join(repoDir, "service/model"), "manifest.json"), "utf8"), "service/model/manifest.json");
+  for (const name of readdirSync(hooksDir).filter((n) => n.endsWith(".sh")).sort()) add(`hooks/${name}`, readSource(join(hooksDir, name)), 0o755);
+  for (const name of readdirSync(hooksDir).filter((n) => n.endsWith(".in")).sort()) add(`hooks/${name}`, readSource(join(hooksDir, name)));
+  const model = parseManifest(readSource(join(options.modelDir ?? join(repoDir, "service/model"), "manifest.json")).toString("utf8"), "service/model/manifest.json");
   add("config/revision.env", envFile({ APP_NAME: project, REVISION_VERSION: pkg.version, GIT_COMMIT: git.commit, MODEL_VERSION: `${model.name}@${model.version}` }));
   for (const env of environments) add(`config/${env.name}.env`, settingsFor(env));
 
@@ -109,15 +122,17 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
   try {
     const external = await timed("compile", async () => {
       const appOut = join(staging, "app");
-      const [service] = await Promise.all([
-        buildService(appOut, { modelDir: join(appOut, "model") }),
+      const [service, smokeCheck] = await Promise.all([
+        buildService(appOut, { modelDir: join(appOut, "model"), nodeMajor, serviceDir: join(repoDir, "service") }),
         build({
           entryPoints: [join(repoDir, "revision/smoke-check.ts")],
+          absWorkingDir: repoDir,
+          metafile: true,
           outfile: join(staging, "hooks/smoke-check.mjs"),
           bundle: true,
           platform: "node",
           format: "esm",
-          target: "node20",
+          target: `node${nodeMajor}`,
           legalComments: "none",
           logLevel: "warning",
         }),
@@ -125,6 +140,7 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
       // The linked source map is left out: the unit does not run node with --enable-source-maps.
       for (const name of readdirSync(appOut).filter((n) => !n.endsWith(".map")).sort()) add(`app/${name}`, readFileSync(join(appOut, name)));
       add("hooks/smoke-check.mjs", readFileSync(join(staging, "hooks/smoke-check.mjs")));
+      sources.push(...service.inputs, ...Object.keys(smokeCheck.metafile.inputs).filter((key) => !/^[a-z-]+:/.test(key)).map((key) => resolve(repoDir, key)));
       return service.external;
     });
 
@@ -143,9 +159,9 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
 
   // 5. The model, make_prediction.sh and the revision manifest.
   const modelDir = options.modelDir ?? join(repoDir, "service/model");
-  add("app/model/manifest.json", readFileSync(join(modelDir, "manifest.json")));
-  add(`app/model/${model.model_file}`, readFileSync(join(modelDir, model.model_file)));
-  add("app/bin/make_prediction.sh", readFileSync(join(repoDir, "service/make_prediction.sh")), 0o755);
+  add("app/model/manifest.json", readSource(join(modelDir, "manifest.json")));
+  add(`app/model/${model.model_file}`, readSource(join(modelDir, model.model_file)));
+  add("app/bin/make_prediction.sh", readSource(join(repoDir, "service/make_prediction.sh")), 0o755);
   entries.sort((a, b) => (a.path < b.path ? -1 : 1));
   const duplicates = entries.filter((e, i) => entries[i + 1]?.path === e.path);
   if (duplicates.length) throw new BundleError(`two files claim ${duplicates.map((d) => d.path).join(", ")}`);
@@ -153,11 +169,13 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
   // path matched twice fails the agent's Install step, so it fails here, before any upload.
   const permissionErrors = permissionProblems(spec!, installedPaths(spec!, [...entries.map((e) => e.path), REVISION_MANIFEST_PATH]));
   if (permissionErrors.length) throw new AppSpecError(`appspec.yml permissions do not fit this revision:\n${permissionErrors.map((p) => `✖ ${p}`).join("\n")}`);
+  // Outside git there is nothing to vouch with: git_commit "unknown" already tells upload to refuse.
+  const dirtyReasons = git.commit === "unknown" ? [] : [...git.changes, ...untrackedSources(repoDir, sources)];
   const manifest: RevisionManifest = {
     application: project,
     version: pkg.version,
     git_commit: git.commit,
-    git_dirty: git.dirty,
+    git_dirty: dirtyReasons.length > 0,
     built_at: buildTime.toISOString(),
     model: { name: model.name, version: model.version, sha256: model.model_sha256 },
     platform: "linux-x64",
@@ -186,6 +204,8 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
     files: entries.length,
     gitCommit: git.commit,
     modelVersion: model.version,
+    gitDirty: dirtyReasons.length > 0,
+    dirtyReasons,
     timingsMs: timings,
   };
 }
@@ -231,7 +251,8 @@ function writeZip(entries: readonly Entry[], zipPath: string, mtime: Date): Prom
 
 interface GitInfo {
   readonly commit: string;
-  readonly dirty: boolean;
+  /** Tracked files that differ from the commit, as "modified: path". */
+  readonly changes: readonly string[];
   readonly epochSeconds: number;
 }
 
@@ -239,12 +260,15 @@ interface GitInfo {
 function gitInfo(repoDir: string): GitInfo {
   const run = (...args: string[]) => execFileSync("git", args, { cwd: repoDir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
   let commit = "unknown";
-  let dirty = false;
+  let changes: string[] = [];
   let epochSeconds = 315532800; // 1980-01-01, the earliest zip date, when there is no git
   try {
     commit = run("rev-parse", "HEAD");
     epochSeconds = Number(run("log", "-1", "--format=%ct"));
-    dirty = run("status", "--porcelain", "--untracked-files=no").length > 0;
+    changes = run("status", "--porcelain", "--untracked-files=no")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => `modified: ${line.trim().replace(/^\S+\s+/, "")}`);
   } catch {
     /* not a git checkout (e.g. a source tarball): commit stays "unknown" */
   }
@@ -253,7 +277,7 @@ function gitInfo(repoDir: string): GitInfo {
     if (!/^\d+$/.test(sourceDateEpoch)) throw new BundleError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got "${sourceDateEpoch}"`);
     epochSeconds = Number(sourceDateEpoch);
   }
-  return { commit, dirty, epochSeconds: Math.max(epochSeconds, 315532800) };
+  return { commit, changes, epochSeconds: Math.max(epochSeconds, 315532800) };
 }
 
 export function mb(bytes: number): string {

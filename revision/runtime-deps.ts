@@ -7,7 +7,7 @@
  * binaries are never loaded, so they never ship.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isBuiltin } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 
@@ -39,7 +39,8 @@ export function externalPackages(bundledCode: string): string[] {
  */
 export function runtimeFiles(projectDir: string, packages: readonly string[]): string[] {
   if (packages.length === 0) return [];
-  const nodeModulesDir = join(projectDir, "node_modules");
+  // Node's module cache holds real paths: resolve a symlinked node_modules the same way.
+  const nodeModulesDir = realpathSync(join(projectDir, "node_modules"));
   const script = `
     const { createRequire } = require("node:module");
     const req = createRequire(${JSON.stringify(join(projectDir, "package.json"))});

@@ -52,6 +52,9 @@ main() {
   check_terraform
   log "npm ci"
   npm ci --no-audit --no-fund
+  # The fleet's Node.js (pinned, integrity-checked, cached outside the repository): the tests and
+  # the rehearsal's instance run the service on it whatever this machine's node is.
+  log "fleet Node.js: $(npx --no-install tsx scripts/fleet-node.ts install)"
   log "ready: npm start (rehearse the pipeline), npm test (all tests)"
 }
 

@@ -21,6 +21,16 @@ export interface BuildServiceOptions {
    */
   modelDir?: string;
   minify?: boolean;
+  /**
+   * The Node.js major the bundle will run on (esbuild's target). Default: the Node.js running
+   * this build, for local use; a revision passes the fleet's `fleet.nodeMajorVersion`.
+   */
+  nodeMajor?: number;
+  /**
+   * The service/ directory to compile: default the one beside this file. The revision builder
+   * passes its repository's, so that a bundle is built from the tree it describes.
+   */
+  serviceDir?: string;
 }
 
 export interface BuildServiceResult {
@@ -28,6 +38,8 @@ export interface BuildServiceResult {
   outfile: string;
   /** Packages the bundle imports at run time and that must be installed beside it. */
   external: string[];
+  /** Every file esbuild read, as absolute paths (installed packages included). */
+  inputs: string[];
 }
 
 export const EXTERNAL = ["onnxruntime-node"];
@@ -37,14 +49,18 @@ export async function buildService(outDir: string, opts: BuildServiceOptions = {
   await mkdir(out, { recursive: true });
   const outfile = join(out, "server.mjs");
   const modelRel = relative(out, resolve(opts.modelDir ?? SERVICE_MODEL_DIR)).split("\\").join("/") || ".";
-  const pkg = JSON.parse(readFileSync(join(SERVICE_DIR, "..", "package.json"), "utf8")) as { version: string };
-  await build({
-    entryPoints: [SERVICE_ENTRY],
+  const serviceDir = resolve(opts.serviceDir ?? SERVICE_DIR);
+  const pkg = JSON.parse(readFileSync(join(serviceDir, "..", "package.json"), "utf8")) as { version: string };
+  const result = await build({
+    entryPoints: [join(serviceDir, "src", "main.ts")],
+    // The repository root, as when run from it: comments in the output name service/src/... paths.
+    absWorkingDir: dirname(serviceDir),
+    metafile: true,
     outfile,
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: `node${opts.nodeMajor ?? Number(process.versions.node.split(".")[0])}`,
     external: EXTERNAL,
     minify: opts.minify ?? false,
     // "external": server.mjs.map is written beside the bundle for whoever debugs it, but the bundle names no source
@@ -59,5 +75,7 @@ export async function buildService(outDir: string, opts: BuildServiceOptions = {
     // Bundled CommonJS dependencies (pino, prom-client) call require() for Node built-ins.
     banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
   });
-  return { outfile, external: EXTERNAL };
+  // Keys outside the file namespace ("ns:path") name no file on disk.
+  const inputs = Object.keys(result.metafile.inputs).filter((key) => !/^[a-z-]+:/.test(key)).map((key) => resolve(dirname(serviceDir), key));
+  return { outfile, external: EXTERNAL, inputs };
 }

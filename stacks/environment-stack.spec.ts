@@ -42,6 +42,7 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
       expect(instance.tags.Environment).toBe(name);
       expect(instance.user_data).toContain(`aws-codedeploy-${config.region}`);
       expect(instance.user_data).toContain(`latest-v${config.fleet.nodeMajorVersion}.x`);
+      expect(instance.user_data).toContain("install auto -v releases/codedeploy-agent_1.8.1-26_all.deb");
     }
     const zones = new Set(instances.map((i) => i.subnet_id));
     expect(zones.size).toBe(Math.min(config.fleet.instancesPerSlot, config.availabilityZones.length));

@@ -9,6 +9,12 @@ import { Testing } from "./platform.js";
 
 const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 
+/**
+ * The "today" every test synthesis is judged against by the runtime guard: fixed, so that no
+ * test starts failing because the calendar moved (the guard's own spec covers the dates).
+ */
+export const SYNTH_TEST_DATE = new Date("2026-12-01T00:00:00Z");
+
 export type Block = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- Terraform JSON is untyped by nature
 
 export interface SynthesizedStack {
@@ -24,7 +30,7 @@ export interface SynthesizedStack {
 
 /** The synthesizer of each stack of one program, built once. */
 function stackSynthesizer(environments: Record<EnvironmentName, EnvironmentConfig>): (name: EnvironmentName) => SynthesizedStack {
-  const { stacks } = buildApp(environments, { projectRoot: PROJECT_ROOT, outdir: Testing.app().outdir });
+  const { stacks } = buildApp(environments, { projectRoot: PROJECT_ROOT, outdir: Testing.app().outdir, today: SYNTH_TEST_DATE });
   return (name) => wrap(JSON.parse(Testing.synth(stacks[name], true)) as Block);
 }
 

@@ -2,12 +2,15 @@
  * `npm run plan`: synthesize every stack, then init, validate and plan each one with real
  * terraform (offline through a provider mirror when one is available), and print what each
  * plan would do. `--json` prints the summaries as JSON; `--out DIR` also keeps each saved
- * plan and its `terraform show -json` rendering there (plan review artifacts).
+ * plan and its `terraform show -json` rendering there (plan review artifacts); `--cost` adds each
+ * stack's monthly cost estimate (terraform/cost-*.ts) from that rendering.
  */
 import { spawnSync } from "node:child_process";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { costText } from "./cost-format.js";
+import { stackCost, type StackCost } from "./cost-plan.js";
 import { planStacks, type StackPlan } from "./plan-stacks.js";
 import { TerraformMissingError, terraformVersion } from "./terraform-cli.js";
 
@@ -28,7 +31,7 @@ function formatPlan(plan: StackPlan): string {
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { json: { type: "boolean", default: false }, out: { type: "string" } },
+    options: { json: { type: "boolean", default: false }, out: { type: "string" }, cost: { type: "boolean", default: false } },
     allowPositionals: true,
   });
   if (!terraformVersion()) throw new TerraformMissingError();
@@ -40,8 +43,9 @@ async function main(): Promise<number> {
     synthDir: join(ROOT, "cdktf.out"),
     workRoot: join(ROOT, ".tmp", "terraform"),
     stacks: positionals.length ? positionals : undefined,
-    showJson: Boolean(values.out),
+    showJson: Boolean(values.out) || values.cost,
   });
+  const costs = new Map<string, StackCost>(values.cost ? plans.map((plan) => [plan.stack, stackCost(plan.stack, plan.showJson)]) : []);
   if (values.out) {
     const out = resolve(values.out);
     await mkdir(out, { recursive: true });
@@ -51,9 +55,9 @@ async function main(): Promise<number> {
     }
   }
   if (values.json) {
-    console.log(JSON.stringify(plans.map(({ stack, summary, seconds }) => ({ stack, ...summary, seconds })), null, 2));
+    console.log(JSON.stringify(plans.map(({ stack, summary, seconds }) => ({ stack, ...summary, seconds, ...(costs.has(stack) ? { cost: costs.get(stack) } : {}) })), null, 2));
   } else {
-    console.log(plans.map(formatPlan).join("\n\n"));
+    console.log(plans.map((plan) => [formatPlan(plan), ...(costs.has(plan.stack) ? ["", costText(costs.get(plan.stack)!)] : [])].join("\n")).join("\n\n"));
   }
   return 0;
 }

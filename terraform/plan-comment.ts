@@ -1,9 +1,13 @@
 /**
  * The pull request comment of the plan review: what each stack's plan does, in a form a reviewer
  * reads in ten seconds. Counts per stack first, then every replaced or destroyed stateful resource
- * called out, then per-stack details (by resource type, then each address) folded away.
+ * called out, then per-stack details (by resource type, then each address) folded away; then the
+ * monthly cost estimate per stack (terraform/cost-format.ts) and the model section (the model
+ * report's metrics change and gate verdict, rendered by the caller).
  * Pure: takes summaries and changes (from `terraform show -json`), returns markdown.
  */
+import { costSection } from "./cost-format.js";
+import type { StackCost } from "./cost-plan.js";
 import type { PlanAction, PlanSummary, ResourceChange } from "./plan-summary.js";
 
 /** Hidden marker that identifies our comment, so a new push updates it instead of adding another. */
@@ -17,6 +21,8 @@ export interface StackReview {
   /** Present when the plan succeeded. */
   readonly summary?: PlanSummary;
   readonly changes?: readonly ResourceChange[];
+  /** The monthly cost estimate from the plan, when it succeeded. */
+  readonly cost?: StackCost;
   /** Why the plan failed (terraform's message), when it did. */
   readonly error?: string;
 }
@@ -28,7 +34,11 @@ export interface CommentContext {
   readonly buildUrl?: string | undefined;
   /** Maximum length of the whole body; details are cut (with a note) to fit. */
   readonly maxLength?: number;
+  /** The model section at a level of detail (service/report/markdown.ts's modelSection); absent: no model section. */
+  readonly modelSection?: (detail: ModelDetail) => string;
 }
+
+export type ModelDetail = "full" | "compact" | "minimal";
 
 const ACTIONS: readonly PlanAction[] = ["create", "update", "replace", "delete"];
 
@@ -110,9 +120,20 @@ function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** What is given up, in this order, when the comment is too long (after the address lists). */
+const SHRINK: ReadonlyArray<{ readonly model: ModelDetail | "omitted"; readonly breakdown: boolean }> = [
+  { model: "full", breakdown: true },
+  { model: "full", breakdown: false },
+  { model: "compact", breakdown: false },
+  { model: "minimal", breakdown: false },
+  { model: "omitted", breakdown: false },
+];
+
 /**
  * The comment body. Fits in `maxLength` (GitHub's limit by default) by listing fewer addresses per
- * stack; the counts, the stateful-resource warnings and any plan errors are never cut.
+ * stack, then by folding the cost breakdowns away, then by shortening the model section down to
+ * its verdict (or a note): the counts, the stateful-resource warnings and any plan errors are
+ * never cut.
  */
 export function renderPlanComment(reviews: readonly StackReview[], context: CommentContext = {}): string {
   const maxLength = context.maxLength ?? GITHUB_COMMENT_LIMIT - 1_000;
@@ -129,19 +150,26 @@ export function renderPlanComment(reviews: readonly StackReview[], context: Comm
     ...dangerSection(reviews),
   ];
   const legend = "`+` add · `~` change · `!` replace · `-` destroy";
-  const render = (budget: number) => {
+  const costs = reviews.flatMap((r) => (r.cost ? [r.cost] : []));
+  const render = (budget: number, level: (typeof SHRINK)[number]) => {
     const details = reviews.map((r) => stackDetails(r, budget));
-    return [...head, "", ...details.flatMap((d) => [...d.lines, ""]), legend, ""].join("\n");
+    const model = !context.modelSection ? [] : level.model === "omitted" ? ["## Model", "", "The model section was left out to fit GitHub's comment size limit: see the model report in the build artifacts.", ""] : [context.modelSection(level.model).trimEnd(), ""];
+    return [...head, "", ...details.flatMap((d) => [...d.lines, ""]), legend, "", ...costSection(costs, { breakdown: level.breakdown }), ...model].join("\n");
   };
-  // Largest per-stack address budget that fits: counts and warnings always stay.
+  // Largest per-stack address budget that fits at the first level where anything fits.
   const most = Math.max(0, ...reviews.map((r) => r.changes?.length ?? 0));
-  let low = 0;
-  let high = most;
-  if (render(high).length <= maxLength) return render(high);
-  while (low < high) {
-    const mid = Math.ceil((low + high) / 2);
-    if (render(mid).length <= maxLength) low = mid;
-    else high = mid - 1;
+  for (const level of SHRINK) {
+    const whole = render(most, level);
+    if (whole.length <= maxLength) return whole;
+    if (render(0, level).length > maxLength) continue;
+    let low = 0;
+    let high = most;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if (render(mid, level).length <= maxLength) low = mid;
+      else high = mid - 1;
+    }
+    return render(low, level);
   }
-  return render(low);
+  return render(0, SHRINK[SHRINK.length - 1]!);
 }

@@ -5,6 +5,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_MODEL_DIR } from "../service/training/paths.js";
+import { writeModelReport } from "../service/report/write-report.js";
 import { COMMENT_MARKER } from "./plan-comment.js";
 import { GitHubError, pullRequestFrom, reviewStack, upsertComment } from "./plan-review.js";
 import { terraformEnvironment } from "./provider-mirror.js";
@@ -103,12 +105,14 @@ describe("npm run plan:review, end to end with a real plan against existing stat
     await terraform(["init", "-input=false", "-no-color"], { cwd: stack, env });
     await terraform(["apply", "-input=false", "-no-color", "-auto-approve"], { cwd: stack, env });
     write({ model: { triggers_replace: "v2" }, added: { input: "y" } });
+    await writeModelReport({ modelDir: DEFAULT_MODEL_DIR, outDir: join(root, "model-report"), repo: REPO, baseRef: "HEAD" });
     // An earlier comment of ours (on the second page) must be updated, not duplicated.
     github.comments = [
       ...Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}` })),
       { id: 101, body: `${COMMENT_MARKER}\nold plan` },
     ];
-    result = await run(["--synth-dir", join(root, "synth"), "--out", out, "--github-api", github.base, "demo"], {
+    const reportArgs = ["--model-report", join(root, "model-report"), "--model-report-url", "https://output.example/model-report/index.html"];
+    result = await run(["--synth-dir", join(root, "synth"), "--out", out, "--github-api", github.base, ...reportArgs, "demo"], {
       ...process.env,
       GITHUB_TOKEN: "test-token-not-secret",
       CIRCLE_PULL_REQUEST: "https://github.com/acme/mpg-model/pull/12",
@@ -123,7 +127,7 @@ describe("npm run plan:review, end to end with a real plan against existing stat
 
   it("plans the stack in place against its state, and keeps the plan, its JSON, its text and the comment", () => {
     expect(result.code, result.stderr).toBe(0);
-    for (const file of ["demo.tfplan", "demo.plan.json", "demo.plan.txt", "comment.md"]) expect(existsSync(join(out, file)), file).toBe(true);
+    for (const file of ["demo.tfplan", "demo.plan.json", "demo.plan.txt", "demo.cost.txt", "comment.md"]) expect(existsSync(join(out, file)), file).toBe(true);
     const showJson = JSON.parse(readFileSync(join(out, "demo.plan.json"), "utf8")) as { resource_changes: Array<{ address: string; change: { actions: string[] } }> };
     expect(showJson.resource_changes.map((rc) => [rc.address, rc.change.actions.join("+")]).sort()).toEqual([
       ["terraform_data.added", "create"],
@@ -138,6 +142,19 @@ describe("npm run plan:review, end to end with a real plan against existing stat
     expect(comment).toContain("commit `abcdef012345`");
   });
 
+  it("adds the cost estimate from the plan and the model section from the model report to the same comment", () => {
+    const comment = readFileSync(join(out, "comment.md"), "utf8");
+    // terraform_data is Terraform's own resource: free, so the estimate is a real $0, not a missing price.
+    expect(comment).toContain("| demo | $0.00 | $0.00 | $0.00 |");
+    expect(comment).not.toContain("not priced");
+    expect(readFileSync(join(out, "demo.cost.txt"), "utf8")).toContain("2 resources: 0 with a fixed monthly cost, 0 depend on usage, 2 free, 0 not priced");
+    expect(comment).toContain("## Model");
+    expect(comment).toContain("✅ **Quality gate: PASS** for auto-mpg 1.0.0 on 78 held-out cars; compared with HEAD");
+    expect(comment).toContain("| RMSE (MPG) | 2.9856 | 2.9856 | 0 |");
+    expect(comment).toContain("[Full model report (plots)](https://output.example/model-report/index.html)");
+    expect(comment.indexOf(COMMENT_MARKER)).toBe(0);
+  });
+
   it("updates its earlier comment on the pull request instead of adding one, with the token as a bearer", () => {
     expect(result.stderr).toContain("plan review comment updated: https://github.com/acme/mpg-model/pull/12#issuecomment-101");
     expect(github.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
@@ -148,6 +165,20 @@ describe("npm run plan:review, end to end with a real plan against existing stat
     expect(github.requests[2]!.headers).toMatchObject({ authorization: "Bearer test-token-not-secret", accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" });
     expect(github.comments).toHaveLength(101);
     expect(github.comments[100]!.body).toBe(readFileSync(join(out, "comment.md"), "utf8"));
+  });
+});
+
+describe("npm run plan:review with a model report that is not there", () => {
+  it("fails before planning, naming the file and what to run", async () => {
+    const root = mkdtempSync(join(tmpdir(), "mpg13-review-"));
+    try {
+      const r = await run(["--synth-dir", join(root, "synth"), "--out", join(root, "out"), "--model-report", join(root, "nowhere"), "demo"], { ...process.env, GITHUB_TOKEN: "" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`cannot read the model report ${join(root, "nowhere", "metrics.json")} (ENOENT): run npm run model:report first`);
+      expect(r.stderr).not.toContain("planning demo");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 /**
- * `npm run plan:review -- [--out DIR] [--aws-profile-prefix P] [--synth-dir DIR] [stack...]`
+ * `npm run plan:review -- [--out DIR] [--aws-profile-prefix P] [--synth-dir DIR]
+ *    [--model-report DIR] [--model-report-url URL] [stack...]`
  *
  * The CI plan review: synthesize, then for every stack run terraform init + plan + show in the
  * synthesized stack directory itself, against its real backend and with real (read-only, OIDC)
@@ -7,6 +8,9 @@
  * (`<stack>.tfplan`, `<stack>.plan.json` from `terraform show -json`, `<stack>.plan.txt` as terraform printed it) and the rendered `comment.md` in DIR,
  * and posts or updates the comment on the pull request when GITHUB_TOKEN is set and the build
  * belongs to one (CIRCLE_PULL_REQUEST). Plans run with -lock=false: a review never blocks an apply.
+ * The comment also carries each stack's monthly cost estimate (baseline from the state, estimate
+ * from the plan; `<stack>.cost.txt` beside the plans) and, with --model-report, the model section
+ * from that directory's metrics.json (`npm run model:report`), linking to --model-report-url.
  * Exit 0 when every stack planned (and the comment, if due, was posted), 1 otherwise.
  */
 import { spawnSync } from "node:child_process";
@@ -14,6 +18,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { modelSection } from "../service/report/markdown.js";
+import { readModelReport } from "../service/report/read-report.js";
+import { costText } from "./cost-format.js";
+import { stackCost } from "./cost-plan.js";
 import { COMMENT_MARKER, renderPlanComment, type StackReview } from "./plan-comment.js";
 import { synthesizedStacks } from "./plan-stacks.js";
 import { changesFromShowJson, summarizeChanges } from "./plan-summary.js";
@@ -43,7 +51,9 @@ export async function reviewStack(options: ReviewStackOptions): Promise<StackRev
     const showJson = JSON.parse(await run(["show", "-json", planFile])) as unknown;
     await writeFile(join(options.outDir, `${options.stack}.plan.json`), JSON.stringify(showJson));
     const changes = changesFromShowJson(showJson);
-    return { stack: options.stack, summary: summarizeChanges(changes), changes };
+    const cost = stackCost(options.stack, showJson);
+    await writeFile(join(options.outDir, `${options.stack}.cost.txt`), `${costText(cost)}\n`);
+    return { stack: options.stack, summary: summarizeChanges(changes), changes, cost };
   } catch (error) {
     return { stack: options.stack, error: error instanceof Error ? error.message : String(error) };
   }
@@ -132,12 +142,16 @@ async function main(argv: string[]): Promise<number> {
       "aws-profile-prefix": { type: "string" },
       "synth-dir": { type: "string" },
       "github-api": { type: "string" },
+      "model-report": { type: "string" },
+      "model-report-url": { type: "string" },
     },
     allowPositionals: true,
   });
   if (!terraformVersion()) throw new TerraformMissingError();
   const outDir = resolve(values.out);
   await mkdir(outDir, { recursive: true });
+  // Read first: a missing report fails the review before minutes of planning, not after.
+  const model = values["model-report"] ? await readModelReport(join(resolve(values["model-report"]), "metrics.json")) : undefined;
 
   let synthDir = values["synth-dir"] ? resolve(values["synth-dir"]) : undefined;
   if (!synthDir) {
@@ -155,7 +169,12 @@ async function main(argv: string[]): Promise<number> {
     reviews.push(await reviewStack({ stack, workdir: join(synthDir, "stacks", stack), outDir, env: { ...env, ...profile } }));
   }
 
-  const body = renderPlanComment(reviews, { commit: process.env.CIRCLE_SHA1, buildUrl: process.env.CIRCLE_BUILD_URL });
+  const reportUrl = values["model-report-url"];
+  const body = renderPlanComment(reviews, {
+    commit: process.env.CIRCLE_SHA1,
+    buildUrl: process.env.CIRCLE_BUILD_URL,
+    ...(model ? { modelSection: (detail) => modelSection(model, { detail, reportUrl }) } : {}),
+  });
   await writeFile(join(outDir, "comment.md"), body);
   console.log(body);
 

@@ -9,9 +9,11 @@ import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironments } from "../environments/index.js";
 import { buildApp } from "../stacks/app.js";
-import type { Block } from "../stacks/synthesized.js";
+import { SYNTH_TEST_DATE, type Block } from "../stacks/synthesized.js";
 import { OFFLINE_OVERRIDE_FILE } from "./offline-workspace.js";
-import { COMMENT_MARKER, renderPlanComment, type StackReview } from "./plan-comment.js";
+import { costSection, costText, dollars } from "./cost-format.js";
+import { stackCost } from "./cost-plan.js";
+import { COMMENT_MARKER, renderPlanComment, type ModelDetail, type StackReview } from "./plan-comment.js";
 import { planStacks, type StackPlan } from "./plan-stacks.js";
 import { changesFromShowJson, summarizeChanges } from "./plan-summary.js";
 import { TerraformMissingError, terraformVersion } from "./terraform-cli.js";
@@ -21,8 +23,8 @@ let plans: StackPlan[];
 
 beforeAll(async () => {
   if (!terraformVersion()) throw new TerraformMissingError();
-  buildApp(loadEnvironments(), { projectRoot: resolve(import.meta.dirname, ".."), outdir: synthDir }).app.synth();
-  plans = await planStacks({ synthDir, workRoot: join(synthDir, "work"), showJson: ["dev"] });
+  buildApp(loadEnvironments(), { projectRoot: resolve(import.meta.dirname, ".."), outdir: synthDir, today: SYNTH_TEST_DATE }).app.synth();
+  plans = await planStacks({ synthDir, workRoot: join(synthDir, "work"), showJson: true });
 }, 180_000);
 
 async function synthesized(stack: string): Promise<Block> {
@@ -62,7 +64,7 @@ interface ShowJson {
 
 function review(stack: string, showJson: unknown): StackReview {
   const changes = changesFromShowJson(showJson);
-  return { stack, summary: summarizeChanges(changes), changes };
+  return { stack, summary: summarizeChanges(changes), changes, cost: stackCost(stack, showJson) };
 }
 
 /** The real plan with some actions rewritten: how a plan that replaces or destroys looks. */
@@ -140,5 +142,76 @@ describe("the pull-request comment of a real plan (dev)", () => {
     expect(cut).toContain(`**REPLACE** \`${bucket.address}\``);
     expect(cut).toContain(`\n! ${bucket.address}\n`);
     expect(cut).toContain("| dev ⚠️ |");
+  });
+});
+
+describe("the monthly cost of the real plans", () => {
+  const cost = (stack: string) => stackCost(stack, plans.find((p) => p.stack === stack)!.showJson);
+
+  it("prices every stack to the cent from its plan, with nothing left unpriced", () => {
+    // dev: t3.small 730 x $0.0228 = $16.644, 16 GB gp3 x $0.088 = $1.408, one NAT $35.04 + its IPv4 $3.65, CLB $20.44, 3 alarms $0.30
+    expect(dollars(cost("dev").planned.monthly)).toBe("$77.48");
+    // staging: blue and green slots of 2 t3.small = 4 x ($16.644 + $1.408), one NAT + IPv4, CLB, alarms
+    expect(dollars(cost("staging").planned.monthly)).toBe("$131.64");
+    // prod: 2 slots of 3 c6i.large = 6 x (730 x $0.096 + 20 GB x $0.088) = $431.04, NAT + IPv4 per zone 3 x $38.69, CLB, alarms
+    expect(dollars(cost("prod").planned.monthly)).toBe("$567.85");
+    for (const stack of ["dev", "staging", "prod"]) {
+      expect(cost(stack).notPriced, stack).toEqual([]);
+      expect(cost(stack).baseline.monthly, stack).toBe(0);
+      expect(cost(stack).regions).toEqual(["eu-west-1"]);
+    }
+  });
+
+  it("lists usage-based resources as such, not as free", () => {
+    const usage = cost("dev").usageBased.map((a) => a.split(".")[0]);
+    expect(new Set(usage)).toEqual(new Set(["aws_cloudwatch_log_group", "aws_elb", "aws_flow_log", "aws_lambda_function", "aws_nat_gateway", "aws_s3_bucket", "aws_sqs_queue"]));
+    expect(costText(cost("dev"))).toContain("Monthly cost depends on usage: $0.048 per GB");
+  });
+
+  it("puts baseline, estimate and change per stack in the comment, with a per-resource breakdown", () => {
+    const body = renderPlanComment(["dev", "staging", "prod"].map((s) => review(s, plans.find((p) => p.stack === s)!.showJson)));
+    expect(body).toContain("## Monthly cost estimate");
+    expect(body).toContain("| dev | $0.00 | $77.48 | +$77.48 |");
+    expect(body).toContain("| prod | $0.00 | $567.85 | +$567.85 |");
+    expect(body).toContain("<details><summary><b>prod</b>: $567.85 a month, +$567.85</summary>");
+    expect(body).toMatch(/\| `aws_instance\.fleet_blue-0_[0-9A-F]+` \(new\) \| — \| \$71\.84 \| \+\$71\.84 \| Instance usage \(Linux\/UNIX, on-demand, c6i\.large\): 730 hours × \$0\.096 = \$70\.08/);
+  });
+});
+
+describe("one comment within GitHub's limit", () => {
+  let showJson: ShowJson;
+  beforeAll(() => {
+    showJson = plans.find((p) => p.stack === "dev")!.showJson as ShowJson;
+  });
+  /** A model section whose size depends on its detail, so the test sees which one was kept. */
+  const model = (sizes: Record<ModelDetail, number>) => (detail: ModelDetail) => `## Model\n\nMODEL-${detail}\n${"x".repeat(sizes[detail])}\n`;
+
+  it("keeps everything when it fits: plan, cost with breakdowns, full model section", () => {
+    const body = renderPlanComment([review("dev", showJson)], { modelSection: model({ full: 2000, compact: 500, minimal: 10 }) });
+    expect(body).toContain("MODEL-full");
+    expect(body).toContain("<details><summary><b>dev</b>: $77.48 a month");
+    expect(body.indexOf("## Monthly cost estimate")).toBeGreaterThan(body.indexOf("## Terraform plan review"));
+  });
+
+  it("cuts addresses, then cost breakdowns, then the model section before any plan warning", () => {
+    const bucket = showJson.resource_changes.find((rc) => rc.type === "aws_s3_bucket")!;
+    const replaced = withActions(showJson, (rc) => (rc.address === bucket.address ? ["delete", "create"] : undefined));
+    const sizes = { full: 40_000, compact: 20_000, minimal: 50 };
+    const base = renderPlanComment([review("dev", replaced)], { modelSection: model({ full: 0, compact: 0, minimal: 0 }), maxLength: 1_000_000 });
+    const maxLength = base.length + 5_000;
+    const body = renderPlanComment([review("dev", replaced)], { modelSection: model(sizes), maxLength });
+    expect(body.length).toBeLessThanOrEqual(maxLength);
+    expect(body).toContain("MODEL-minimal");
+    expect(body).not.toContain("MODEL-full");
+    expect(body).toContain(`**REPLACE** \`${bucket.address}\``);
+    expect(body).toContain("| dev ⚠️ |");
+    expect(body).toContain("| dev | $0.00 | $77.48 | +$77.48 |");
+    expect(body).not.toContain("a month, +$77.48</summary>");
+    expect(costSection([review("dev", replaced).cost!]).join("\n")).toContain("a month, +$77.48</summary>");
+    // When not even the verdict fits, the model section says it was left out; the warnings stay.
+    const tight = renderPlanComment([review("dev", replaced)], { modelSection: model({ full: 80_000, compact: 70_000, minimal: 60_000 }), maxLength });
+    expect(tight.length).toBeLessThanOrEqual(maxLength);
+    expect(tight).toContain("The model section was left out to fit GitHub's comment size limit");
+    expect(tight).toContain(`**REPLACE** \`${bucket.address}\``);
   });
 });

@@ -60,6 +60,7 @@ export interface Spawned {
   child: ChildProcess;
   url: string;
   port: number;
+  metricsUrl: string;
   /** Resident set size (MB) from /proc, NaN once gone. */
   rssMb(): number;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -91,6 +92,7 @@ export async function startServer(file: string, opts: { env?: Record<string, str
     child,
     url,
     port,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     exit,
     rssMb: () => rssMb(child.pid),
     stop: async () => {

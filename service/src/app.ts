@@ -517,9 +517,13 @@ export function buildApp(opts: AppOptions): App {
     isReady: () => ready,
     shutdown: async () => {
       ready = false;
-      draining = true;
       overload.stop();
       clearInterval(flushTimer);
+      // Let one more poll phase run first: it accepts the connections the kernel has already queued (completed
+      // handshakes, requests possibly sent), which closing the listener would reset. Until the listener is closed,
+      // answers keep their connections alive, so no client is told to reconnect into a listener about to close.
+      await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+      draining = true;
       const closing: Promise<unknown>[] = [];
       if (server.listening) {
         // net's close, not http's: http.Server.close() would also destroy every idle keep-alive connection at once.

@@ -59,9 +59,10 @@ describe("bounded logs and error bodies", () => {
     expect(sampled).toBeGreaterThanOrEqual(200 - refused.length);
     await sleep(1100); // the window ends: its count is logged
     await fetch(`${svc.url}/nope-again`).then((r) => r.text());
-    const summary = svc.logs.slice(before).find((l) => l.msg === "similar log lines suppressed");
-    expect(summary).toMatchObject({ kind: "refused 404 unmatched" });
-    expect(summary!.suppressed).toBeGreaterThanOrEqual(150);
+    // One summary line per window that suppressed lines; together they account for every line not written.
+    const summaries = svc.logs.slice(before).filter((l) => l.msg === "similar log lines suppressed" && l.kind === "refused 404 unmatched");
+    expect(summaries.length).toBeGreaterThanOrEqual(1);
+    expect(summaries.reduce((n, l) => n + Number(l.suppressed), 0)).toBeGreaterThanOrEqual(200 - refused.length);
   });
 
   it("caps the issue list of a KServe request with thousands of bad tensors: the first 20 and the total", async () => {
@@ -277,7 +278,8 @@ except Exception as e:
       const chunk = Buffer.alloc(64 * 1024, 0x20);
       let sent = 0;
       while (!socket.destroyed && sent < 10 * 1024 * 1024) {
-        if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), once(socket, "close")]);
+        // events.once rejects on "error": the reset after the bound is what ends this loop.
+        if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), once(socket, "close")]).catch(() => socket.destroy());
         sent += chunk.length;
       }
       await Promise.race([once(socket, "close"), sleep(3000)]);

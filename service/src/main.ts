@@ -75,13 +75,18 @@ async function main(): Promise<void> {
   );
 
   let port: number;
-  let metricsPort: number;
   try {
     ({ port } = await app.listen(config.PORT, config.HOST));
+  } catch (err) {
+    logger.fatal({ err, host: config.HOST, port: config.PORT }, "cannot listen");
+    process.exit(1);
+  }
+  // Predictions matter more than their metrics: a metrics port that is taken is an error in the log, not an outage.
+  let metricsPort: number | undefined;
+  try {
     ({ port: metricsPort } = await app.listenMetrics(config.METRICS_PORT, config.HOST));
   } catch (err) {
-    logger.fatal({ err, host: config.HOST, port: config.PORT, metrics_port: config.METRICS_PORT }, "cannot listen");
-    process.exit(1);
+    logger.error({ err, host: config.HOST, metrics_port: config.METRICS_PORT }, "cannot listen on METRICS_PORT: serving without /metrics");
   }
   logger.info({ host: config.HOST, port, metrics_port: metricsPort }, "listening");
 

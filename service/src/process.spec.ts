@@ -52,6 +52,10 @@ describe("the bundle", () => {
     expect(text).toMatch(/from "onnxruntime-node"/);
     expect(text).not.toMatch(/from "(pino|zod|prom-client)"/);
   });
+
+  it("names no source map (a revision ships server.mjs alone)", async () => {
+    expect(await readFile(bundle, "utf8")).not.toMatch(/sourceMappingURL/);
+  });
 });
 
 describe.concurrent("start-up refuses bad configuration with a clear message and exit 1", () => {

@@ -30,10 +30,24 @@ export const GATE = {
   manifestMetricsTolerance: 1e-3,
 } as const;
 
+/** Each check's rule in words, from the constants above (reports print it next to the measured value). */
+export const GATE_THRESHOLDS: Readonly<Record<string, string>> = {
+  rmse: `RMSE <= ${GATE.maxRmse} MPG`,
+  r2: `R² >= ${GATE.minR2}`,
+  "beats-mean-baseline": `RMSE <= ${GATE.maxRmseVsBaseline} x predict-the-mean RMSE`,
+  "different-inputs-differ": `prediction std >= ${GATE.minPredictionSpread} x target std, distinct values > half the rows`,
+  "heavier-cars-use-more-fuel": `+500 lbs lowers the mean prediction by >= ${GATE.minWeightEffect} MPG`,
+  "manifest-metrics-match": `claimed metrics = measured (±${GATE.manifestMetricsTolerance})`,
+  "smoke-test-cases": "smoke cars predicted within the manifest's tolerance, and distinct",
+  "no-regression": `RMSE <= committed + ${GATE.rmseTolerance} MPG, R² >= committed - ${GATE.r2Tolerance}`,
+};
+
 export interface Check {
   name: string;
   pass: boolean;
   detail: string;
+  /** The rule, stated once per check so reports can show it beside the measured value. */
+  threshold: string;
 }
 
 export interface GateResult {
@@ -102,7 +116,7 @@ export async function gate(model: Model, committed: Manifest | null): Promise<Ga
   const actual = holdout.map((r) => r.mpg);
   const metrics = scoreMetrics(predicted, actual, trainMean);
   const checks: Check[] = [];
-  const check = (name: string, pass: boolean, detail: string) => checks.push({ name, pass, detail });
+  const check = (name: string, pass: boolean, detail: string) => checks.push({ name, pass, detail, threshold: GATE_THRESHOLDS[name] ?? "" });
 
   check("rmse", metrics.rmse <= GATE.maxRmse, `held-out RMSE ${metrics.rmse} MPG (max ${GATE.maxRmse})`);
   check("r2", metrics.r2 >= GATE.minR2, `held-out R² ${metrics.r2} (min ${GATE.minR2})`);

@@ -5,6 +5,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../../environments/index.js";
 import { buildApp } from "../app.js";
+import { SYNTH_TEST_DATE } from "../synthesized.js";
 import { TerraformStack, Testing } from "../platform.js";
 import { CircleciDeployRoles, iamServiceOf, RELEASE_PATH } from "./circleci-deploy-roles.js";
 
@@ -194,7 +195,7 @@ describe("the plan role against the real stacks", () => {
   let outdir: string;
   beforeAll(() => {
     outdir = mkdtempSync(join(tmpdir(), "circleci-roles-"));
-    buildApp(loadEnvironments(), { projectRoot: REPO_ROOT, outdir }).app.synth();
+    buildApp(loadEnvironments(), { projectRoot: REPO_ROOT, outdir, today: SYNTH_TEST_DATE }).app.synth();
   });
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 

@@ -46,11 +46,11 @@ describe("DeploymentTrigger", () => {
     dev = synth("dev");
   });
 
-  it("runs the bundled handler on nodejs20.x with reserved concurrency 1 and the handler's configuration", () => {
+  it("runs the bundled handler on nodejs22.x with reserved concurrency 1 and the handler's configuration", () => {
     const fn = only(staging.resource.aws_lambda_function);
     expect(fn).toMatchObject({
       function_name: "mpg-model-staging-deploy-trigger",
-      runtime: "nodejs20.x",
+      runtime: "nodejs22.x",
       handler: "index.handler",
       reserved_concurrent_executions: 1,
       environment: {

@@ -12,10 +12,14 @@ import { Construct } from "constructs";
 import { buildSync } from "esbuild";
 import { zipSync } from "fflate";
 import type { EnvironmentConfig } from "../../environments/index.js";
+import { TRIGGER_RUNTIME } from "../../environments/runtime-support.js";
 import { resourceNames } from "../../environments/names.js";
 import { AssetType, TerraformAsset } from "../platform.js";
 import { partitionOf } from "./aws-partition.js";
 import { policyDocument, serviceTrustPolicy } from "./policy-document.js";
+
+/** The handler is compiled for exactly the Node.js its Lambda runtime runs. */
+const TRIGGER_ESBUILD_TARGET = TRIGGER_RUNTIME.replace(/^nodejs(\d+)\.x$/, "node$1");
 
 export interface DeploymentTriggerProps {
   /**
@@ -71,7 +75,7 @@ export interface HandlerBundle {
 const built = new Map<string, HandlerBundle>();
 /**
  * Bundles release/handler.ts into `directory`/index.js and zips it, once per process (all
- * stacks share it). The AWS SDK stays external (the nodejs20.x runtime ships SDK v3), which
+ * stacks share it). The AWS SDK stays external (the nodejs22.x runtime ships SDK v3, 3.9xx at the time of writing), which
  * keeps the bundle small and the build fast. Output is byte-stable for the same sources (no
  * timestamps, paths relative to the repo) and only rewritten when it changes, so the asset
  * hash and the plan stay stable. Zipping here, in-process, rather than with cdktf's ARCHIVE
@@ -86,7 +90,7 @@ export function bundleHandler(projectRoot: string, directory: string): HandlerBu
     absWorkingDir: projectRoot,
     bundle: true,
     platform: "node",
-    target: "node20",
+    target: TRIGGER_ESBUILD_TARGET,
     // CommonJS: require() finds the runtime's SDK through NODE_PATH; no package.json needed in the zip.
     format: "cjs",
     external: ["@aws-sdk/*"],
@@ -218,7 +222,7 @@ export class DeploymentTrigger extends Construct {
       functionName: names.triggerFunction,
       description: `Deploys new revisions under s3://${names.revisionBucket}/${names.releasePrefix} to ${names.deploymentGroup}`,
       role: this.role.arn,
-      runtime: "nodejs20.x",
+      runtime: TRIGGER_RUNTIME,
       architectures: ["arm64"],
       handler: "index.handler",
       filename: asset.path,

@@ -3,6 +3,14 @@
  * agent, each verified. Everything else (the service, its user, its unit) arrives with a
  * revision, so a new model never needs a new instance.
  */
+/**
+ * The CodeDeploy agent release every instance runs (>= 1.7.0 is the first with Ruby 3.x on
+ * Ubuntu; 1.8.1 is current). The installer's `latest` takes whatever is newest, so instances
+ * booted a month apart would differ: pin the package key in the regional resource-kit bucket.
+ */
+export const CODEDEPLOY_AGENT_VERSION = "1.8.1";
+export const CODEDEPLOY_AGENT_PACKAGE = `releases/codedeploy-agent_${CODEDEPLOY_AGENT_VERSION}-26_all.deb`;
+
 export interface UserDataProps {
   readonly region: string;
   readonly nodeMajorVersion: number;
@@ -14,6 +22,9 @@ export function renderUserData(props: UserDataProps): string {
   const { region, nodeMajorVersion } = props;
   const checks = `node_major=$(node --version | sed -E 's/^v([0-9]+).*/\\1/')
 [[ "$node_major" == "${nodeMajorVersion}" ]] || { echo "Node.js ${nodeMajorVersion} expected, found $(node --version)" >&2; exit 1; }
+# Prints "codedeploy-agent<TAB>VERSION". No --showformat: its dollar-brace fields would be Terraform interpolations.
+agent_version=$(dpkg-query -W codedeploy-agent | cut -f2)
+[[ "$agent_version" == ${CODEDEPLOY_AGENT_VERSION}-* ]] || { echo "CodeDeploy agent ${CODEDEPLOY_AGENT_VERSION} expected, found $agent_version" >&2; exit 1; }
 systemctl enable --now codedeploy-agent
 systemctl is-active --quiet codedeploy-agent`;
   if (props.amiHasRuntime) {
@@ -24,7 +35,7 @@ ${checks}
 `;
   }
   return `#!/bin/bash
-# Installs Node.js ${nodeMajorVersion} (checksum-verified official build) and the CodeDeploy agent.
+# Installs Node.js ${nodeMajorVersion} (checksum-verified official build) and the CodeDeploy agent ${CODEDEPLOY_AGENT_VERSION}.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
@@ -46,7 +57,8 @@ rm -rf "$work"
 
 curl -fsSL --retry 5 "https://aws-codedeploy-${region}.s3.${region}.amazonaws.com/latest/install" -o /tmp/codedeploy-install
 chmod +x /tmp/codedeploy-install
-/tmp/codedeploy-install auto
+# The installer downloads the pinned package over HTTPS from the same AWS bucket; -v stops it taking "latest".
+/tmp/codedeploy-install auto -v ${CODEDEPLOY_AGENT_PACKAGE}
 rm -f /tmp/codedeploy-install
 ${checks}
 `;
