@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { locateAgent } from "../revision/agent-source.js";
 import { buildBundle } from "../revision/bundle.js";
-import { nodeDist } from "../revision/instance-node.js";
+import { fleetNodeForImage } from "../revision/image.js";
 import { instanceSettings } from "../revision/instance-settings.js";
 import { median } from "../scripts/stats.js";
 import { blueGreenPrerequisites, containerInstances } from "./instances.js";
@@ -28,7 +28,7 @@ if (missing.length) {
 const repoDir = resolve(import.meta.dirname, "..");
 const agent = await locateAgent({ repoDir, cacheDir: settings.cacheDir, ...(settings.agentDir ? { configuredDir: settings.agentDir } : {}) });
 const bundle = await buildBundle({ repoDir });
-const bootHost = containerInstances({ agent, cacheDir: settings.cacheDir, node: nodeDist(settings.cacheDir), imageSettings: settings.image });
+const bootHost = containerInstances({ agent, cacheDir: settings.cacheDir, node: fleetNodeForImage(settings.cacheDir), imageSettings: settings.image });
 console.log(`benchmark: ${runs} x the ${SCENARIOS.length}-scenario blue/green rehearsal of ${values.env}, ${DEFAULT_RATE} req/s asked, bundle ${bundle.zipPath}`);
 
 const results: BlueGreenResult[] = [];

@@ -72,7 +72,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const { locateAgent } = await import("../revision/agent-source.js");
-  const { nodeDist } = await import("../revision/instance-node.js");
+  const { fleetNodeForImage } = await import("../revision/image.js");
   const agent = await locateAgent({ repoDir, cacheDir: settings.cacheDir, ...(settings.agentDir ? { configuredDir: settings.agentDir } : {}) });
   let bundleZip = values.bundle ? resolve(values.bundle) : undefined;
   if (!bundleZip) {
@@ -85,7 +85,7 @@ async function main(): Promise<number> {
   const result = await rehearseBlueGreen({
     environment: values.env,
     bundleZip,
-    bootHost: containerInstances({ agent, cacheDir: settings.cacheDir, node: nodeDist(settings.cacheDir), imageSettings: settings.image }),
+    bootHost: containerInstances({ agent, cacheDir: settings.cacheDir, node: fleetNodeForImage(settings.cacheDir), imageSettings: settings.image }),
     scenarios,
     lbPort,
     rate,

@@ -6,8 +6,7 @@
  */
 import type { AgentLocation } from "../revision/agent-source.js";
 import { bootInstance } from "../revision/boot-instance.js";
-import type { ImageSettings } from "../revision/image.js";
-import type { NodeDist } from "../revision/instance-node.js";
+import type { ImageNode, ImageSettings } from "../revision/image.js";
 import { containerPrerequisites } from "../revision/instance.js";
 import { haproxyVersion } from "./haproxy.js";
 import type { BootHost } from "./rehearsal.js";
@@ -15,7 +14,7 @@ import type { BootHost } from "./rehearsal.js";
 export interface InstanceOptions {
   readonly agent: AgentLocation;
   readonly cacheDir: string;
-  readonly node: NodeDist;
+  readonly node: ImageNode;
   readonly imageSettings?: ImageSettings | undefined;
 }
 

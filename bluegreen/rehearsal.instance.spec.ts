@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { LocalInstance } from "../revision/instance.js";
-import { nodeDist } from "../revision/instance-node.js";
+import { fleetNodeForImage } from "../revision/image.js";
 import { instanceSettings } from "../revision/instance-settings.js";
 import { containerInstances } from "./instances.js";
 import { listNamespaces } from "./netns.js";
@@ -18,7 +18,7 @@ import { rehearseBlueGreen } from "./rehearsal.js";
 
 const settings = instanceSettings(process.env);
 const REPO_DIR = join(import.meta.dirname, "..");
-const instances = () => containerInstances({ agent: inject("agent"), cacheDir: settings.cacheDir, node: nodeDist(settings.cacheDir), imageSettings: settings.image });
+const instances = () => containerInstances({ agent: inject("agent"), cacheDir: settings.cacheDir, node: fleetNodeForImage(settings.cacheDir), imageSettings: settings.image });
 
 /** systemd-nspawn processes whose machine name starts with `prefix`. */
 function nspawns(prefix: string): number[] {

@@ -4,15 +4,14 @@
  * boot containers or has no HAProxy (as the plan stage is without terraform).
  */
 import type { AgentLocation } from "../revision/agent-source.js";
-import type { ImageSettings } from "../revision/image.js";
-import type { NodeDist } from "../revision/instance-node.js";
+import type { ImageNode, ImageSettings } from "../revision/image.js";
 import { blueGreenPrerequisites, containerInstances } from "./instances.js";
 import { rehearseBlueGreen } from "./rehearsal.js";
 import { SCENARIOS } from "./scenarios.js";
 
 export interface StagingStageOptions {
   readonly bundleZip: string | undefined;
-  readonly instance: { readonly agent: AgentLocation; readonly cacheDir: string; readonly node: NodeDist; readonly imageSettings?: ImageSettings | undefined };
+  readonly instance: { readonly agent: AgentLocation; readonly cacheDir: string; readonly node: ImageNode; readonly imageSettings?: ImageSettings | undefined };
   readonly out: (line: string) => void;
 }
 

@@ -64,22 +64,22 @@ export async function locateAgent(options: AgentSourceOptions): Promise<AgentLoc
   if (options.configuredDir) {
     const agentDir = resolve(options.configuredDir);
     if (!isAgent(agentDir)) throw new AgentUnavailableError(`CODEDEPLOY_AGENT_DIR=${agentDir} holds no CodeDeploy agent (no bin/codedeploy-local): point it at an aws-codedeploy-agent 1.8.1 checkout`);
-    const docoptDir = [join(dirname(agentDir), "docopt.rb"), join(agentDir, "vendor/docopt.rb")].find(isDocopt) ?? (await fetchPinned(DOCOPT_RELEASE, options, isDocopt));
+    const docoptDir = [join(dirname(agentDir), "docopt.rb"), join(agentDir, "vendor/docopt.rb")].find(isDocopt) ?? (await fetchPinned(DOCOPT_RELEASE, options.cacheDir, options.download));
     return { agentDir, docoptDir, source: "configured" };
   }
   const vendor = resolve(options.repoDir, "../shared/vendor");
   if (isAgent(join(vendor, "aws-codedeploy-agent")) && isDocopt(join(vendor, "docopt.rb"))) {
     return { agentDir: join(vendor, "aws-codedeploy-agent"), docoptDir: join(vendor, "docopt.rb"), source: "vendored" };
   }
-  const agentDir = await fetchPinned(AGENT_RELEASE, options, isAgent);
-  const docoptDir = await fetchPinned(DOCOPT_RELEASE, options, isDocopt);
+  const agentDir = await fetchPinned(AGENT_RELEASE, options.cacheDir, options.download);
+  const docoptDir = await fetchPinned(DOCOPT_RELEASE, options.cacheDir, options.download);
   return { agentDir, docoptDir, source: "downloaded" };
 }
 
 /** RUBYLIB for codedeploy-local: docopt.rb, the agent, and the agent's vendored gems. */
 export function agentRubyLib(agentDir: string, docoptDir: string): string[] {
   const gems = join(agentDir, "vendor/gems");
-  const vendored = existsSync(gems) ? readdirSync(gems).sort().map((g) => join(gems, g, "lib")) : [];
+  const vendored = existsSync(gems) ? readdirSync(gems).sort().map((g) => join(gems, g, "lib")).filter((lib) => existsSync(lib)) : [];
   return [join(docoptDir, "lib"), join(agentDir, "lib"), ...vendored];
 }
 
@@ -106,11 +106,16 @@ function isDocopt(dir: string): boolean {
   return existsSync(join(dir, "lib/docopt.rb"));
 }
 
-async function fetchPinned(pin: PinnedTree, options: AgentSourceOptions, looksRight: (dir: string) => boolean): Promise<string> {
-  const target = join(options.cacheDir, "agent", pin.treeSha256.slice(0, 16));
-  if (looksRight(target) && existsSync(join(target, ".verified"))) return target;
+/**
+ * The pinned tree from the cache, or downloaded from `pin.url`, unpacked, and accepted only if
+ * its files hash to `pin.treeSha256` (then cached, marked .verified).
+ */
+export async function fetchPinned(pin: PinnedTree, cacheDir: string, download = true): Promise<string> {
+  const target = join(cacheDir, "agent", pin.treeSha256.slice(0, 16));
+  const looksRight = (dir: string) => pin.parts.every((part) => existsSync(join(dir, part)));
+  if (existsSync(join(target, ".verified"))) return target;
   const hint = "set CODEDEPLOY_AGENT_DIR to an aws-codedeploy-agent 1.8.1 checkout (with docopt.rb beside it), or put both in ../shared/vendor/";
-  if (options.download === false) throw new AgentUnavailableError(`the CodeDeploy agent is not available: ${hint}`);
+  if (!download) throw new AgentUnavailableError(`the CodeDeploy agent is not available: ${hint}`);
   mkdirSync(dirname(target), { recursive: true });
   const scratch = mkdtempSync(`${target}.download-`);
   try {

@@ -6,14 +6,14 @@
 import type { AgentLocation } from "./agent-source.js";
 import { ensureImage, type Image, type ImageSettings } from "./image.js";
 import { containerPrerequisites, type Instance, LocalInstance } from "./instance.js";
-import type { NodeDist } from "./instance-node.js";
+import type { ImageNode } from "./image.js";
 import { NamespaceInstance } from "./namespace-instance.js";
 
 export interface BootInstanceOptions {
   readonly name: string;
   readonly agent: AgentLocation;
   readonly cacheDir: string;
-  readonly node: NodeDist;
+  readonly node: ImageNode;
   readonly imageSettings?: ImageSettings;
   /** "auto" (default): container when possible; "container": fail instead of falling back; "namespace": always the fallback. */
   readonly mode?: "auto" | "container" | "namespace";

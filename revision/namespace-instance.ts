@@ -60,6 +60,13 @@ export class NamespaceInstance implements Instance {
       "---", ":log_aws_wire: false", `:log_dir: '${scratch}/agent/log/'`, `:pid_dir: '${scratch}/agent/pid/'`, ":program_name: codedeploy-agent",
       `:root_dir: '${root}/opt/codedeploy-agent/deployment-root'`, ":verbose: true", ":wait_between_runs: 1", ":proxy_uri:", ":max_revisions: 5", ":disable_imds_v1: false", "",
     ].join("\n"));
+    if (process.getuid?.() !== 0) {
+      // Without root the namespace is a user namespace, where su cannot set groups: the agent's
+      // `su root -c SCRIPT` (runas: root) would fail. We already are that user there, so this su
+      // runs the script directly, as su would; any other su goes to the real one.
+      mkdirSync(join(scratch, "bin"));
+      writeFileSync(join(scratch, "bin/su"), '#!/bin/sh\n# su in the fallback\'s user namespace (see namespace-instance.ts)\nif [ "$1" = root ] && [ "$2" = -c ] && [ "$(id -u)" = 0 ]; then shift 2; exec /bin/sh -c "$*"; fi\nexec /bin/su "$@"\n', { mode: 0o755 });
+    }
     const port = await freePort();
     options.log?.(`instance ${options.name}: FALLBACK, no container: the agent runs on this host in a private mount namespace (${scratch}/root/opt on /opt); the hooks take their LOCAL path (no systemd, no unit, no system user), service on 127.0.0.1:${port}`);
     return new NamespaceInstance(options.name, root, scratch, port, options.agent);
@@ -72,7 +79,10 @@ export class NamespaceInstance implements Instance {
   }
 
   private env(extra: Readonly<Record<string, string>> = {}): string[] {
-    return Object.entries({ ...agentEnv([]), DEPLOY_ROOT: this.deployRoot, LOCAL_PORT: String(this.port), ...extra }).filter(([k]) => k !== "RUBYLIB" || extra.RUBYLIB).map(([k, v]) => `${k}=${v}`);
+    const base = agentEnv([]);
+    const shim = join(this.scratch, "bin");
+    const path = existsSync(shim) ? `${shim}:${base.PATH}` : base.PATH;
+    return Object.entries({ ...base, PATH: path, DEPLOY_ROOT: this.deployRoot, LOCAL_PORT: String(this.port), ...extra }).filter(([k]) => k !== "RUBYLIB" || extra.RUBYLIB).map(([k, v]) => `${k}=${v}`);
   }
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {

@@ -50,8 +50,8 @@ async function main(): Promise<number> {
   const bad = values.skip.filter((s) => !(SKIPPABLE as readonly string[]).includes(s));
   if (bad.length) fail(`--skip: unknown stage ${bad.map((s) => `"${s}"`).join(", ")}; stages are ${SKIPPABLE.join(", ")}`);
   // Loaded only once the arguments are known to be good: a typo fails in a fraction of a second.
-  const [{ rehearse }, { instanceSettings }, { locateAgent }, { nodeDist }] = await Promise.all([
-    import("./rehearsal.js"), import("./instance-settings.js"), import("./agent-source.js"), import("./instance-node.js"),
+  const [{ rehearse }, { instanceSettings }, { locateAgent }, { fleetNodeForImage }] = await Promise.all([
+    import("./rehearsal.js"), import("./instance-settings.js"), import("./agent-source.js"), import("./image.js"),
   ]);
   const repoDir = resolve(import.meta.dirname, "..");
   const settings = instanceSettings(process.env);
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   console.log(`CodeDeploy agent: ${agent.agentDir} (${agent.source})`);
   const result = await rehearse({
     repoDir,
-    instance: { name: `mpg-rehearsal-${randomBytes(3).toString("hex")}`, agent, cacheDir: settings.cacheDir, node: nodeDist(settings.cacheDir), imageSettings: settings.image, mode: settings.mode },
+    instance: { name: `mpg-rehearsal-${randomBytes(3).toString("hex")}`, agent, cacheDir: settings.cacheDir, node: fleetNodeForImage(settings.cacheDir), imageSettings: settings.image, mode: settings.mode },
     environment: values.env,
     skip: values.skip as StageId[],
     keepRunning: values["keep-running"],
@@ -73,7 +73,7 @@ main().then(
   (e: unknown) => {
     // Settings, a missing agent, a missing tool: one line naming it and how to get it.
     const err = e as Error;
-    const known = ["AgentUnavailableError", "InstanceSettingsError", "InstanceError", "ImageError", "NodeDistError"].includes(err.name);
+    const known = ["AgentUnavailableError", "InstanceSettingsError", "InstanceError", "ImageError", "FleetNodeError"].includes(err.name);
     console.error(known ? `npm start: ${err.message}` : `npm start failed: ${err.stack ?? String(e)}`);
     process.exit(1);
   },

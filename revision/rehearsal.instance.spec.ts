@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { nodeDist } from "./instance-node.js";
+import { fleetNodeForImage } from "./image.js";
 import { instanceSettings } from "./instance-settings.js";
 import { rehearse } from "./rehearsal.js";
 import { cleanupTargets, corruptModelDir, REPO_DIR } from "./test-helpers.js";
@@ -29,7 +29,7 @@ function nspawnsOf(name: string): number[] {
 
 const common = (name: string, lines: string[]) => ({
   repoDir: REPO_DIR,
-  instance: { name, agent: inject("agent"), cacheDir: settings.cacheDir, node: nodeDist(settings.cacheDir), imageSettings: settings.image, mode: "container" as const },
+  instance: { name, agent: inject("agent"), cacheDir: settings.cacheDir, node: fleetNodeForImage(settings.cacheDir), imageSettings: settings.image, mode: "container" as const },
   environment: "dev",
   // The model's tests and the plans are other suites' work; terraform under a name that does not
   // exist shows the stage says it is skipped rather than vanishing.

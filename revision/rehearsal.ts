@@ -14,9 +14,8 @@ import { resourceNames } from "../environments/names.js";
 import type { AgentLocation } from "./agent-source.js";
 import { bootInstance, type BootedInstance } from "./boot-instance.js";
 import { buildBundle, mb, type BundleResult } from "./bundle.js";
-import type { ImageSettings } from "./image.js";
+import type { ImageNode, ImageSettings } from "./image.js";
 import type { Deployment, LifecycleEventResult } from "./instance.js";
-import type { NodeDist } from "./instance-node.js";
 import { STAGES, TITLES, type StageId } from "./stages.js";
 
 export { STAGES, type StageId } from "./stages.js";
@@ -28,7 +27,7 @@ export interface RehearsalOptions {
     readonly name: string;
     readonly agent: AgentLocation;
     readonly cacheDir: string;
-    readonly node: NodeDist;
+    readonly node: ImageNode;
     readonly imageSettings?: ImageSettings;
     readonly mode?: "auto" | "container" | "namespace";
   };
