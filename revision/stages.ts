@@ -9,6 +9,6 @@ export const TITLES: Record<StageId, string> = {
   instance: "boot a local instance",
   deploy: "deploy with the real CodeDeploy agent",
   predict: "make_prediction.sh on the instance",
-  staging: "staging: blue/green release under live traffic",
+  staging: "staging: blue/green under live traffic",
   stop: "stop the instance",
 };
