@@ -19,6 +19,7 @@ import type { EnvironmentConfig } from "../environments/index.js";
 import { createClients } from "./aws.js";
 import { run, parseDuration } from "./cli.js";
 import type { CommandContext } from "./commands.js";
+import { recentDeployments } from "./deploy.js";
 import { awsError, deployment, fakeFleet, mockAws, type AwsMocks } from "./testing.js";
 
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -370,19 +371,6 @@ describe("release status", () => {
     expect(text()).toMatch(/d-FAILEDAAA Failed[\s\S]*d-CURRENTAA Succeeded/);
   });
 
-  it("retries throttled calls with backoff and reports persistent throttling clearly", async () => {
-    fakeFleet(mocks, "mpg-model-staging", [], []);
-    mocks.codedeploy.on(ListDeploymentsCommand).rejectsOnce(awsError("ThrottlingException", "Rate exceeded")).resolves({ deployments: [] });
-    const first = context();
-    expect(await first.cli("status", "--env", "staging")).toBe(0);
-    expect(first.text()).toContain("live slot: none");
-    expect(mocks.codedeploy.commandCalls(ListDeploymentsCommand)).toHaveLength(2);
-    mocks.codedeploy.on(ListDeploymentsCommand).rejects(awsError("ThrottlingException", "Rate exceeded"));
-    const second = context();
-    expect(await second.cli("status", "--env", "staging")).toBe(1);
-    expect(second.errors[0]).toMatch(/AWS kept throttling codedeploy:ListDeployments .* after 6 attempts/);
-  });
-
   it("says which credentials problem stops it", async () => {
     mocks.elb.onAnyCommand().rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
     const { cli, errors } = context();
@@ -469,5 +457,35 @@ describe("release command line", () => {
     expect(parseDuration("2h", "--timeout")).toBe(7_200_000);
     expect(parseDuration("45", "--timeout")).toBe(45_000);
     expect(() => parseDuration("0", "--timeout")).toThrow(/must be positive/);
+  });
+});
+
+describe("recent deployments", () => {
+  const target = { environment: "staging", region: "eu-west-1", application: "mpg-model-staging", deploymentGroup: "mpg-model-staging", loadBalancer: "mpg-model-staging", strategy: "in-place" as const };
+  const ids = Array.from({ length: 7 }, (_, i) => `d-PAGE0000${i}`);
+  let tokens: (string | undefined)[] = [];
+  beforeEach(() => {
+    tokens = [];
+    // Pages of three ids, linked by nextToken the way CodeDeploy pages them.
+    mocks.codedeploy.on(ListDeploymentsCommand).callsFake((input: { nextToken?: string }) => {
+      tokens.push(input.nextToken);
+      const start = Number(input.nextToken ?? 0);
+      return { deployments: ids.slice(start, start + 3), ...(start + 3 < ids.length ? { nextToken: String(start + 3) } : {}) };
+    });
+    mocks.codedeploy.on(BatchGetDeploymentsCommand).callsFake((input: { deploymentIds: string[] }) => ({
+      deploymentsInfo: input.deploymentIds.map((id) => deployment({ deploymentId: id, createTime: new Date(Date.UTC(2026, 10, 1 + ids.indexOf(id))) })),
+    }));
+  });
+
+  it("follows every page of ListDeployments and returns the details newest first", async () => {
+    const found = await recentDeployments(createClients({ region: "eu-west-1" }), target);
+    expect(found.map((d) => d.deploymentId)).toEqual([...ids].reverse());
+    expect(tokens).toEqual([undefined, "3", "6"]);
+  });
+
+  it("stops asking for pages once it has the limit", async () => {
+    const found = await recentDeployments(createClients({ region: "eu-west-1" }), target, { limit: 4 });
+    expect(found.map((d) => d.deploymentId)).toEqual([ids[3], ids[2], ids[1], ids[0]]);
+    expect(tokens).toEqual([undefined, "3"]);
   });
 });

@@ -19,7 +19,7 @@ import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from "@aws-sdk/clie
 import { DescribeLoadBalancersCommand } from "@aws-sdk/client-elastic-load-balancing";
 import type { EnvironmentConfig } from "../environments/index.js";
 import { ENVIRONMENT_TAG_KEY, INITIAL_LIVE_SLOT, resourceNames, SLOT_TAG_KEY, SSH_OS_USER, type Slot } from "../environments/names.js";
-import { aws, ReleaseError, UsageError, type AwsClients } from "./aws.js";
+import { aws, clientConfig, ReleaseError, UsageError, type AwsClients } from "./aws.js";
 import type { CommandContext } from "./commands.js";
 import { otherSlot, readLiveFleet, runningInstancesOfSlot } from "./slots.js";
 
@@ -287,7 +287,7 @@ export async function openSession(
   const key = oneTimeKey(env);
   try {
     // Made here rather than with the other clients: the deployment trigger (Lambda) shares those and never pushes keys.
-    const instanceConnect = new EC2InstanceConnectClient({ region: config.region, maxAttempts: 1, ...(options.profile ? { profile: options.profile } : {}) });
+    const instanceConnect = new EC2InstanceConnectClient(clientConfig({ region: config.region, profile: options.profile }));
     await aws("ec2-instance-connect:SendSSHPublicKey", `${target.instanceId} as ${osUser}`, () =>
       instanceConnect.send(new SendSSHPublicKeyCommand({ InstanceId: target.instanceId, InstanceOSUser: osUser, SSHPublicKey: key.publicKey })),
     ).catch((error: unknown) => {
