@@ -183,6 +183,37 @@ describe("release upload", () => {
     expect(errors[0]).toBe(`release: access denied: s3:PutObject on s3://${DEV_BUCKET}/releases/dev/revision-1.2.0.zip (AccessDenied). The caller's role needs s3:PutObject on that resource. AWS said: Access Denied`);
   });
 
+  it("with --json prints one JSON document on stdout and the progress on stderr", async () => {
+    const { path, bytes } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
+    mocks.s3.on(PutObjectCommand).resolves({ VersionId: "ver-123" });
+    const { cli, lines, errors } = context();
+    expect(await cli("upload", "--env", "dev", path, "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "upload",
+      ok: true,
+      exitCode: 0,
+      environment: "dev",
+      bucket: DEV_BUCKET,
+      key: "releases/dev/revision-1.2.0.zip",
+      versionId: "ver-123",
+      sha256: sha(bytes),
+      modelVersion: "1.2.0",
+      gitCommit: COMMIT,
+    });
+    expect(errors.join("\n")).toContain(`uploaded ${path} to s3://${DEV_BUCKET}/releases/dev/revision-1.2.0.zip`);
+  });
+
+  it("with --json reports a failure as one JSON document naming the error, and exits 1", async () => {
+    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
+    mocks.s3.on(PutObjectCommand).rejects(awsError("AccessDenied", "Access Denied", 403));
+    const { cli, lines, errors } = context();
+    expect(await cli("upload", "--json", "--env", "dev", path)).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({ command: "upload", ok: false, exitCode: 1, error: expect.stringMatching(/^access denied: s3:PutObject on s3:\/\//) });
+    expect(errors[0]).toMatch(/^release: access denied: s3:PutObject/);
+  });
+
   it("explains a bucket in another region", async () => {
     const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
     mocks.s3.on(PutObjectCommand).rejects(awsError("PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.", 301));
@@ -223,6 +254,26 @@ describe("release promote", () => {
       { env: "prod", profile: "prod-ci" },
     ]);
     expect(lines.at(-1)).toBe("prod-v1");
+  });
+
+  it("with --json names the source object and the copy's version id", async () => {
+    const { cli, lines } = context();
+    expect(await cli("promote", "--from", "staging", "--to", "prod", "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "promote",
+      ok: true,
+      exitCode: 0,
+      from: "staging",
+      to: "prod",
+      source: { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.2.0.zip", versionId: "v-good", deploymentId: "d-GOODAAAAA" },
+      environment: "prod",
+      bucket: PROD_BUCKET,
+      key: "releases/prod/revision-1.2.0.zip",
+      versionId: "prod-v1",
+      sha256: sha(artifact),
+      copied: true,
+    });
   });
 
   it("refuses an artifact whose bytes no longer match the sha256 recorded at upload", async () => {
@@ -302,6 +353,38 @@ describe("release watch", () => {
     expect(text()).toContain("rollback deployment d-ROLLBACK1");
   });
 
+  it("with --json reports the outcome, every instance's lifecycle events and the rollback", async () => {
+    mocks.codedeploy.on(GetDeploymentCommand).resolves(info("Failed", { errorInformation: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" }, rollbackInfo: { rollbackDeploymentId: "d-ROLLBACK1" } }));
+    mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({ deploymentTargets: [target("i-green1", "Green", "Failed", [["BeforeInstall", "Succeeded"], ["ValidateService", "Failed"]])] });
+    const { cli, lines, errors } = context();
+    expect(await cli("watch", "--env", "staging", "--deployment", "d-ABCDEFGHI", "--json")).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "watch",
+      ok: false,
+      exitCode: 1,
+      environment: "staging",
+      deploymentId: "d-ABCDEFGHI",
+      status: "Failed",
+      outcome: "failed",
+      revision: { bucket: "bucket", key: "releases/staging/revision-1.0.0.zip", versionId: "v1" },
+      instances: [
+        {
+          instanceId: "i-green1",
+          label: "Green",
+          status: "Failed",
+          lifecycleEvents: [
+            { name: "BeforeInstall", status: "Succeeded" },
+            { name: "ValidateService", status: "Failed" },
+          ],
+        },
+      ],
+      error: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" },
+      rollbackDeploymentId: "d-ROLLBACK1",
+    });
+    expect(errors.join("\n")).toContain("failed instance i-green1 [Green], lifecycle event ValidateService");
+  });
+
   it("gives up at the timeout with exit 124 and says the deployment continues", async () => {
     mocks.codedeploy.on(GetDeploymentCommand).resolves(info("InProgress"));
     mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({ deploymentTargets: [] });
@@ -371,6 +454,29 @@ describe("release status", () => {
     expect(text()).toMatch(/d-FAILEDAAA Failed[\s\S]*d-CURRENTAA Succeeded/);
   });
 
+  it("with --json gives the live slot, the current revision and the last deployments as fields", async () => {
+    fakeFleet(mocks, "mpg-model-staging", [{ id: "i-green1", environment: "staging", slot: "green" }], ["i-green1"]);
+    history(mocks, [deployment({ deploymentId: "d-CURRENTAA", createTime: new Date("2026-11-26T00:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.2.0.zip", "v-good") })]);
+    mocks.s3.on(HeadObjectCommand).resolves({ Metadata: { "model-version": "1.2.0", "git-commit": COMMIT, "bundle-sha256": "ab".repeat(32) } });
+    const { cli, lines } = context();
+    expect(await cli("status", "--env", "staging", "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    const revision = { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.2.0.zip", versionId: "v-good" };
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "status",
+      ok: true,
+      exitCode: 0,
+      environment: "staging",
+      accountId: "111111111111",
+      region: "eu-west-1",
+      strategy: "blue-green",
+      liveSlot: "green",
+      instances: [{ instanceId: "i-green1", slot: "green", state: "running", health: "InService" }],
+      currentRevision: { ...revision, deploymentId: "d-CURRENTAA", modelVersion: "1.2.0", gitCommit: COMMIT, sha256: "ab".repeat(32), promotedFrom: null },
+      deployments: [{ deploymentId: "d-CURRENTAA", status: "Succeeded", createTime: "2026-11-26T00:00:00.000Z", creator: "user", revision }],
+    });
+  });
+
   it("says which credentials problem stops it", async () => {
     mocks.elb.onAnyCommand().rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
     const { cli, errors } = context();
@@ -410,6 +516,27 @@ describe("release rollback", () => {
     expect(lines.at(-1)).toBe("d-ROLLBACKA");
   });
 
+  it("with --json names the new deployment, the revisions it goes from and to, and the slots", async () => {
+    history(mocks, [
+      deployment({ deploymentId: "d-CURRENTAA", createTime: new Date("2026-11-26T10:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.3.0.zip", "v3") }),
+      deployment({ deploymentId: "d-PREVIOUSA", createTime: new Date("2026-11-24T10:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.2.0.zip", "v2") }),
+    ]);
+    const { cli, lines } = context();
+    expect(await cli("rollback", "--env", "staging", "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "rollback",
+      ok: true,
+      exitCode: 0,
+      environment: "staging",
+      deploymentId: "d-ROLLBACKA",
+      from: { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.3.0.zip", versionId: "v3", deploymentId: "d-CURRENTAA" },
+      to: { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.2.0.zip", versionId: "v2", deploymentId: "d-PREVIOUSA" },
+      replacementSlot: "blue",
+      liveSlot: "green",
+    });
+  });
+
   it("refuses when there is no earlier successful revision", async () => {
     history(mocks, [deployment({ deploymentId: "d-CURRENTAA", revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.3.0.zip", "v3") })]);
     const { cli, errors } = context();
@@ -443,6 +570,16 @@ describe("release command line", () => {
     expect(errors[0]).toMatch(message);
     expect(errors[0]).toContain("usage: npm run release -- <command>");
     expect(mocks.codedeploy.calls()).toHaveLength(0);
+  });
+
+  it("refuses --json where it means nothing: ssh (the remote command's output) and predict --human", async () => {
+    const first = context();
+    expect(await first.cli("ssh", "--env", "dev", "--json")).toBe(2);
+    expect(first.errors[0]).toMatch(/^release: ssh does not take --json/);
+    const second = context();
+    expect(await second.cli("predict", "--env", "dev", "--json", "--human")).toBe(2);
+    expect(second.errors[0]).toMatch(/^release: --json and --human ask for two different outputs/);
+    expect([...first.lines, ...second.lines]).toEqual([]);
   });
 
   it("prints the usage for --help", async () => {
