@@ -56,7 +56,7 @@ class FakeGitHub {
       // Pages linked the way GitHub links them: a Link header with rel="next" while more remain.
       const perPage = Number(url.searchParams.get("per_page") ?? 30);
       const page = Number(url.searchParams.get("page") ?? 1);
-      const next = page * perPage < this.comments.length ? { Link: `<http://${req.headers.host}${url.pathname}?per_page=${perPage}&page=${page + 1}>; rel="next"` } : {};
+      const next: Record<string, string> = page * perPage < this.comments.length ? { Link: `<http://${req.headers.host}${url.pathname}?per_page=${perPage}&page=${page + 1}>; rel="next"` } : {};
       return send(200, this.comments.slice((page - 1) * perPage, page * perPage), next);
     }
     if (list && req.method === "POST") {
