@@ -3,7 +3,7 @@ import { GetDeploymentGroupCommand } from "@aws-sdk/client-codedeploy";
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { ConfiguredRetryStrategy, StandardRetryStrategy } from "@smithy/core/retry";
 import { describe, expect, it } from "vitest";
-import { aws, clientConfig, createClients, RETRY_ATTEMPTS, RetryableError } from "./aws.js";
+import { aws, createClients, RETRY_ATTEMPTS, RetryableError } from "./aws.js";
 
 interface Reply {
   readonly status: number;
@@ -51,9 +51,12 @@ const getGroup = (clients: ReturnType<typeof createClients>) =>
 
 describe("AWS calls through the SDK's retry strategy", () => {
   it("builds every client with the SDK's standard retry strategy and six attempts", async () => {
-    const strategy = clientConfig({ region: "eu-west-1" }).retryStrategy;
-    expect(strategy).toBeInstanceOf(StandardRetryStrategy);
-    expect(await (strategy as StandardRetryStrategy).maxAttempts()).toBe(6);
+    for (const client of Object.values(createClients({ region: "eu-west-1" }))) {
+      const strategy = await client.config.retryStrategy();
+      expect(strategy).toBeInstanceOf(StandardRetryStrategy);
+      expect(strategy.mode).toBe("standard");
+      expect(await (strategy as StandardRetryStrategy).maxAttempts()).toBe(6);
+    }
   });
 
   it("retries throttling (ThrottlingException, HTTP 429) and succeeds", async () => {
@@ -100,7 +103,9 @@ describe("AWS calls through the SDK's retry strategy", () => {
     const { clients, requests } = awsOverHttp([{ status: 400, body: json("ThrottlingException", "Rate exceeded") }]);
     const error = await getGroup(clients).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
-    expect((error as Error).message).toBe("AWS kept throttling codedeploy:GetDeploymentGroup on deployment group mpg-model-staging after 6 attempts (ThrottlingException); try again in a minute.");
+    expect((error as Error).message).toBe(
+      "AWS kept refusing codedeploy:GetDeploymentGroup on deployment group mpg-model-staging after 6 attempts (ThrottlingException: throttled or unavailable); try again in a minute.",
+    );
     expect(requests).toHaveLength(6);
   });
 });

@@ -7,7 +7,6 @@ import { CodeDeployClient, type CodeDeployClientConfig } from "@aws-sdk/client-c
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { S3Client } from "@aws-sdk/client-s3";
-import { isThrottlingError, StandardRetryStrategy } from "@smithy/core/retry";
 import type { RetryStrategyV2 } from "@smithy/types";
 
 /** A failure the operator can act on; `message` says what is wrong and what to do. */
@@ -36,7 +35,7 @@ export interface ClientOptions {
   readonly region: string;
   /** Named profile from ~/.aws; without one the SDK's default chain (env, SSO, role, IMDS) applies. */
   readonly profile?: string | undefined;
-  /** The SDK's retry strategy; tests pass one without backoff delays. Default: standardRetries(). */
+  /** Tests only: a retry strategy without backoff delays. Default: the SDK's standard strategy. */
   readonly retryStrategy?: RetryStrategyV2 | undefined;
   /** Tests only: answers HTTP requests instead of AWS, below the SDK's retry middleware. */
   readonly requestHandler?: CodeDeployClientConfig["requestHandler"];
@@ -48,21 +47,17 @@ export interface ClientOptions {
 export const RETRY_ATTEMPTS = 6;
 
 /**
- * The SDK's own standard retry strategy (throttling and transient errors, exponential backoff
- * with jitter, a retry quota per client): the error codes it retries are @smithy's, kept up to
- * date with the SDK, rather than a copy of ours.
+ * Configuration every release client shares. Retries are the SDK's own standard strategy
+ * (throttling and transient errors as @smithy classifies them, exponential backoff with jitter,
+ * a retry quota per client), built by each client from its own @smithy: nothing of it is copied
+ * here, and the trigger's Lambda bundle stays free of a second @smithy.
  */
-export function standardRetries(): RetryStrategyV2 {
-  return new StandardRetryStrategy(RETRY_ATTEMPTS);
-}
-
-/** Configuration every release client shares: region, profile and the retry strategy. */
 export function clientConfig({ region, profile, retryStrategy, requestHandler, credentials }: ClientOptions) {
   return {
     region,
-    retryStrategy: retryStrategy ?? standardRetries(),
-    // What the SDK announces in its amz-sdk-request header; the strategy decides the retries.
+    retryMode: "standard",
     maxAttempts: RETRY_ATTEMPTS,
+    ...(retryStrategy ? { retryStrategy } : {}),
     ...(profile ? { profile } : {}),
     ...(requestHandler ? { requestHandler } : {}),
     ...(credentials ? { credentials } : {}),
@@ -90,12 +85,6 @@ interface AwsLikeError {
 function errorName(error: unknown): string {
   const e = error as AwsLikeError | undefined;
   return e?.name ?? e?.code ?? "Error";
-}
-
-/** Throttling as the SDK's retry strategy classifies it (error codes and HTTP 429). */
-export function isThrottling(error: unknown): boolean {
-  const e = error as AwsLikeError | undefined;
-  return isThrottlingError({ name: errorName(error), $metadata: e?.$metadata ?? {} } as Parameters<typeof isThrottlingError>[0]);
 }
 
 /**
@@ -148,8 +137,10 @@ export function explainAwsError(error: unknown, action: string, target: string):
   if (name === "LoadBalancerNotFound" || name === "AccessPointNotFoundException" || name === "AccessPointNotFound") {
     return new ReleaseError(`load balancer not found for ${on}: wrong account/region, or the environment's stack has not been applied.`, { cause: error });
   }
-  if (isThrottling(error)) {
-    return new RetryableError(`AWS kept throttling ${on} after ${attempts} attempts (${name}); try again in a minute.`, { cause: error });
+  // The SDK stops at the first error it does not retry: all attempts used means every one was
+  // throttled or a transient fault.
+  if (attempts >= RETRY_ATTEMPTS) {
+    return new RetryableError(`AWS kept refusing ${on} after ${attempts} attempts (${name}: throttled or unavailable); try again in a minute.`, { cause: error });
   }
   return new ReleaseError(`${on} failed: ${name}: ${detail}`, { cause: error });
 }
