@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
+import semver from "semver";
 import { parse } from "yaml";
 import { loadEnvironments } from "../environments/index.js";
 import { TRIGGER_RUNTIME } from "../environments/runtime-support.js";
@@ -292,29 +293,10 @@ export function checkPinned(config: Config): string[] {
   return problems;
 }
 
-/** Whether a version satisfies a simple engines range: `||` of space-separated `>=`, `>`, `<`, `<=` comparators. */
+/** Whether a version satisfies an engines range, with npm's own semver; an unreadable range is an error. */
 export function satisfies(version: string, range: string): boolean {
-  const v = version.split(".").map(Number);
-  const cmp = (other: string): number => {
-    const o = other.split(".").map(Number);
-    for (let i = 0; i < 3; i++) {
-      const d = (v[i] ?? 0) - (o[i] ?? 0);
-      if (d !== 0) return d;
-    }
-    return 0;
-  };
-  return range.split("||").some((part) =>
-    part
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .every((comparator) => {
-        const m = /^(>=|<=|>|<|=)?v?(\d+(?:\.\d+){0,2})$/.exec(comparator);
-        if (!m) throw new Error(`unsupported engines comparator "${comparator}"`);
-        const c = cmp(m[2]!);
-        return { ">=": c >= 0, "<=": c <= 0, ">": c > 0, "<": c < 0, "=": c === 0 }[m[1] ?? "="]!;
-      }),
-  );
+  if (semver.validRange(range) === null) throw new Error(`engines range "${range}" is not a semver range`);
+  return semver.satisfies(version, range);
 }
 
 /** Node.js images run the project's Node major, at a version the engines range admits. */
@@ -344,7 +326,7 @@ export function checkNodeVersion(config: Config, engines: string, shipped: Shipp
   if (Number.isNaN(lambdaMajor)) problems.push(`cannot read a Node.js major from the Lambda runtime "${shipped.lambdaRuntime}"`);
   for (const image of nodeImages) {
     const version = image.split(":")[1] ?? "";
-    const major = Number(version.split(".")[0]);
+    const major = semver.coerce(version)?.major ?? NaN;
     for (const fleet of fleetMajors) if (major !== fleet) problems.push(`${image} runs Node.js ${major}, the fleet runs ${fleet} (fleet.nodeMajorVersion)`);
     if (version !== shipped.nvmrc) problems.push(`${image}: CI runs ${version}, .nvmrc says ${shipped.nvmrc}`);
     if (!satisfies(version, engines)) problems.push(`${image}: ${version} does not satisfy engines.node "${engines}"`);

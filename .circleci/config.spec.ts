@@ -260,12 +260,14 @@ describe("schemaErrors", () => {
 });
 
 describe("engines helpers", () => {
-  it("compares versions like npm for simple ranges", () => {
+  it("compares versions like npm, ranges of any form included", () => {
     expect(satisfies("20.19.0", ">=20.19 <21 || >=22.12")).toBe(true);
     expect(satisfies("20.20.2", ">=20.19 <21 || >=22.12")).toBe(true);
     expect(satisfies("21.0.0", ">=20.19 <21 || >=22.12")).toBe(false);
     expect(satisfies("22.11.9", ">=20.19 <21 || >=22.12")).toBe(false);
     expect(satisfies("24.1.0", ">=20.19 <21 || >=22.12")).toBe(true);
-    expect(() => satisfies("20.0.0", "^20")).toThrow(/unsupported/);
+    expect(satisfies("20.3.0", "^20")).toBe(true);
+    expect(satisfies("24.0.0-pre", ">=20")).toBe(false);
+    expect(() => satisfies("20.0.0", "twenty or later")).toThrow(/engines range "twenty or later" is not a semver range/);
   });
 });

@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import getPort from "get-port";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironment } from "../environments/index.js";
 import { chooseReplacementSlot, readLiveFleet } from "../release/slots.js";
 import { assertPortFree, Haproxy, LoadBalancerError } from "./haproxy.js";
 import { HaproxyLoadBalancer, type FleetEntry } from "./haproxy-load-balancer.js";
 import { scaleTimings } from "./timings.js";
-import { freePort } from "./net-util.js";
 
 /** A tiny backend on loopback: /ready answers `ready`, everything else names the backend after `delayMs`. */
 interface Backend {
@@ -44,7 +44,7 @@ beforeAll(async () => {
   [blue, green] = await Promise.all([backend("blue"), backend("green")]);
   fleet.set("mpg11-blue", { id: "mpg11-blue", address: "127.0.0.1", port: blue.port, slot: "blue", environment: "staging", state: "running" });
   fleet.set("mpg11-green", { id: "mpg11-green", address: "127.0.0.1", port: green.port, slot: "green", environment: "staging", state: "running" });
-  haproxy = await Haproxy.start({ workDir: dir, port: await freePort(), timings, name: "mpg-model-staging" });
+  haproxy = await Haproxy.start({ workDir: dir, port: await getPort({ host: "127.0.0.1" }), timings, name: "mpg-model-staging" });
   lb = new HaproxyLoadBalancer({ haproxy, fleet: { describe: (id) => fleet.get(id) }, timings, name: "mpg-model-staging", healthGraceMs: 1000 });
 });
 afterAll(async () => {
@@ -124,7 +124,7 @@ describe("HAProxy process", () => {
   });
 
   it("says how to install haproxy when it is missing", async () => {
-    await expect(Haproxy.start({ workDir: dir, port: await freePort(), timings, name: "x", binary: "mpg11-no-haproxy" })).rejects.toThrow(
+    await expect(Haproxy.start({ workDir: dir, port: await getPort({ host: "127.0.0.1" }), timings, name: "x", binary: "mpg11-no-haproxy" })).rejects.toThrow(
       /haproxy is not installed \(no mpg11-no-haproxy on PATH\).*install the Debian package haproxy/,
     );
   });

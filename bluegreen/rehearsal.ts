@@ -8,6 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import getPort from "get-port";
 import { loadEnvironment, type EnvironmentConfig } from "../environments/index.js";
 import { INITIAL_LIVE_SLOT, resourceNames, SLOTS, type Slot } from "../environments/names.js";
 import { readLiveFleet } from "../release/slots.js";
@@ -17,7 +18,6 @@ import { Cleanup } from "./cleanup.js";
 import { LocalFleet, type AgentHost, type Revision } from "./fleet.js";
 import { assertPortFree, Haproxy, haproxyVersion, sleep } from "./haproxy.js";
 import { HaproxyLoadBalancer } from "./haproxy-load-balancer.js";
-import { freePort } from "./net-util.js";
 import { createNetworks } from "./netns.js";
 import { BlueGreenOrchestrator, newDeploymentId, type DeploymentGroup, type DeploymentRecord } from "./orchestrator.js";
 import { writeVariant } from "./revisions.js";
@@ -95,7 +95,7 @@ export async function rehearseBlueGreen(o: BlueGreenOptions): Promise<BlueGreenR
     out(`blue/green rehearsal of ${config.name}: load balancer ${names.loadBalancer}, deployment group ${names.deploymentGroup}, service port ${config.service.port}`);
     for (const line of describeTimings(timings, config)) out(`  ${line}`);
     out(`  HAProxy ${haproxyVersion()}`);
-    const port = o.lbPort ?? (await freePort());
+    const port = o.lbPort ?? (await getPort({ host: "127.0.0.1" }));
     await assertPortFree(port, "the load balancer");
 
     const prefix = o.prefix ?? "mpg11-";

@@ -1,13 +1,13 @@
 /**
- * What every release tool shares about talking to AWS: one retry policy (throttling and
- * transient faults, exponential backoff with jitter) and one translation of AWS failures into
- * errors that say what to do. SDK clients are built with maxAttempts 1 so that this wrapper
- * is the only retry layer (and the one the tests exercise).
+ * What every release tool shares about talking to AWS: the clients' configuration (the SDK's
+ * standard retry strategy: throttling and transient faults, exponential backoff with jitter)
+ * and one translation of AWS failures into errors that say what to do.
  */
-import { CodeDeployClient } from "@aws-sdk/client-codedeploy";
+import { CodeDeployClient, type CodeDeployClientConfig } from "@aws-sdk/client-codedeploy";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { S3Client } from "@aws-sdk/client-s3";
+import type { RetryStrategyV2 } from "@smithy/types";
 
 /** A failure the operator can act on; `message` says what is wrong and what to do. */
 export class ReleaseError extends Error {
@@ -35,10 +35,37 @@ export interface ClientOptions {
   readonly region: string;
   /** Named profile from ~/.aws; without one the SDK's default chain (env, SSO, role, IMDS) applies. */
   readonly profile?: string | undefined;
+  /** Tests only: a retry strategy without backoff delays. Default: the SDK's standard strategy. */
+  readonly retryStrategy?: RetryStrategyV2 | undefined;
+  /** Tests only: answers HTTP requests instead of AWS, below the SDK's retry middleware. */
+  readonly requestHandler?: CodeDeployClientConfig["requestHandler"];
+  /** Tests only: fixed credentials, so that the SDK never looks for real ones. */
+  readonly credentials?: CodeDeployClientConfig["credentials"];
 }
 
-export function createClients({ region, profile }: ClientOptions): AwsClients {
-  const common = { region, maxAttempts: 1, ...(profile ? { profile } : {}) };
+/** Total attempts per call, including the first: enough to ride out throttling bursts. */
+export const RETRY_ATTEMPTS = 6;
+
+/**
+ * Configuration every release client shares. Retries are the SDK's own standard strategy
+ * (throttling and transient errors as @smithy classifies them, exponential backoff with jitter,
+ * a retry quota per client), built by each client from its own @smithy: nothing of it is copied
+ * here, and the trigger's Lambda bundle stays free of a second @smithy.
+ */
+export function clientConfig({ region, profile, retryStrategy, requestHandler, credentials }: ClientOptions) {
+  return {
+    region,
+    retryMode: "standard",
+    maxAttempts: RETRY_ATTEMPTS,
+    ...(retryStrategy ? { retryStrategy } : {}),
+    ...(profile ? { profile } : {}),
+    ...(requestHandler ? { requestHandler } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
+}
+
+export function createClients(options: ClientOptions): AwsClients {
+  const common = clientConfig(options);
   return {
     codedeploy: new CodeDeployClient(common),
     s3: new S3Client(common),
@@ -47,25 +74,11 @@ export function createClients({ region, profile }: ClientOptions): AwsClients {
   };
 }
 
-const THROTTLING = new Set([
-  "Throttling",
-  "ThrottlingException",
-  "ThrottledException",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "RequestThrottled",
-  "RequestThrottledException",
-  "SlowDown",
-  "ProvisionedThroughputExceededException",
-  "LimitExceededException",
-]);
-const TRANSIENT = new Set(["InternalError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException", "TimeoutError", "ECONNRESET", "ETIMEDOUT", "EPIPE"]);
-
 interface AwsLikeError {
   name?: string;
   code?: string;
   message?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
   $fault?: string;
 }
 
@@ -74,57 +87,23 @@ function errorName(error: unknown): string {
   return e?.name ?? e?.code ?? "Error";
 }
 
-export function isThrottling(error: unknown): boolean {
-  return THROTTLING.has(errorName(error)) || (error as AwsLikeError | undefined)?.$metadata?.httpStatusCode === 429;
-}
-
-function isTransient(error: unknown): boolean {
-  const e = error as AwsLikeError | undefined;
-  return TRANSIENT.has(errorName(error)) || TRANSIENT.has(e?.code ?? "") || (e?.$fault === "server" && (e.$metadata?.httpStatusCode ?? 0) >= 500);
-}
-
-export interface RetryOptions {
-  /** Total attempts including the first. */
-  readonly attempts?: number;
-  readonly baseDelayMs?: number;
-  readonly maxDelayMs?: number;
-  /** Injected in tests so that backoff does not slow them down. */
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly onRetry?: (info: { action: string; attempt: number; delayMs: number; error: string }) => void;
-}
-
-const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-let defaultRetry: RetryOptions = {};
-/** Lets a process (the CLI's tests, the Lambda) set the retry policy once. */
-export function setDefaultRetryOptions(options: RetryOptions): void {
-  defaultRetry = options;
-}
-
 /**
- * Runs one AWS call. `action` is the IAM action it needs ("codedeploy:CreateDeployment") and
- * `target` what it acts on; both end up in the error message when the call fails.
+ * Runs one AWS call and translates its failure. `action` is the IAM action it needs
+ * ("codedeploy:CreateDeployment") and `target` what it acts on; both end up in the error
+ * message. Retries happen inside the SDK client (clientConfig), below this.
  */
-export async function aws<T>(action: string, target: string, call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const { attempts = 6, baseDelayMs = 200, maxDelayMs = 10_000, sleep = realSleep, onRetry } = { ...defaultRetry, ...options };
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt < attempts && (isThrottling(error) || isTransient(error))) {
-        const delayMs = Math.round(Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
-        onRetry?.({ action, attempt, delayMs, error: errorName(error) });
-        await sleep(delayMs);
-        continue;
-      }
-      throw explainAwsError(error, action, target, attempt);
-    }
+export async function aws<T>(action: string, target: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw explainAwsError(error, action, target);
   }
 }
 
 /** Turns an SDK error into a ReleaseError that names the action, the target and the likely fix. */
-export function explainAwsError(error: unknown, action: string, target: string, attempts = 1): Error {
+export function explainAwsError(error: unknown, action: string, target: string): Error {
   if (error instanceof ReleaseError) return error;
+  const attempts = (error as AwsLikeError | undefined)?.$metadata?.attempts ?? 1;
   const name = errorName(error);
   const detail = (error as AwsLikeError | undefined)?.message ?? String(error);
   const on = `${action} on ${target}`;
@@ -158,8 +137,10 @@ export function explainAwsError(error: unknown, action: string, target: string, 
   if (name === "LoadBalancerNotFound" || name === "AccessPointNotFoundException" || name === "AccessPointNotFound") {
     return new ReleaseError(`load balancer not found for ${on}: wrong account/region, or the environment's stack has not been applied.`, { cause: error });
   }
-  if (isThrottling(error)) {
-    return new RetryableError(`AWS kept throttling ${on} after ${attempts} attempts (${name}); try again in a minute.`, { cause: error });
+  // The SDK stops at the first error it does not retry: all attempts used means every one was
+  // throttled or a transient fault.
+  if (attempts >= RETRY_ATTEMPTS) {
+    return new RetryableError(`AWS kept refusing ${on} after ${attempts} attempts (${name}: throttled or unavailable); try again in a minute.`, { cause: error });
   }
   return new ReleaseError(`${on} failed: ${name}: ${detail}`, { cause: error });
 }

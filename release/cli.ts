@@ -37,6 +37,9 @@ export const USAGE = `usage: npm run release -- <command> [options]
            the application folder of an instance; --via lb sends it through the load balancer;
            --car: a car as JSON (default: the model's example car)
 
+--json (every command but ssh): one JSON document on stdout, the progress lines on stderr;
+predict prints the service's JSON reply anyway, so there --json only rules out --human.
+
 environments: ${ENVIRONMENT_NAMES.join(", ")} (in promotion order). Credentials: the default AWS chain, or --profile.`;
 
 /** "90s", "30m", "2h" or plain seconds. */
@@ -67,18 +70,43 @@ const OPTIONS = {
   via: { type: "string" },
   car: { type: "string" },
   human: { type: "boolean" },
+  json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
+// ssh takes no --json: its output is the remote command's own, or an interactive shell.
 const ALLOWED: Record<string, readonly string[]> = {
-  upload: ["env", "profile", "git-commit", "model-version"],
-  promote: ["from", "to", "from-profile", "to-profile"],
-  watch: ["env", "profile", "deployment", "version-id", "timeout", "interval"],
-  status: ["env", "profile"],
-  rollback: ["env", "profile"],
+  upload: ["env", "profile", "git-commit", "model-version", "json"],
+  promote: ["from", "to", "from-profile", "to-profile", "json"],
+  watch: ["env", "profile", "deployment", "version-id", "timeout", "interval", "json"],
+  status: ["env", "profile", "json"],
+  rollback: ["env", "profile", "json"],
   ssh: ["env", "profile", "slot", "instance"],
-  predict: ["env", "profile", "via", "car", "human", "slot", "instance"],
+  predict: ["env", "profile", "via", "car", "human", "slot", "instance", "json"],
 };
+
+/**
+ * --json: every human line goes to stderr, and stdout gets exactly one JSON document,
+ * {"command", "ok", "exitCode", ...the command's fields} or, on failure, {"command", "ok": false,
+ * "exitCode", "error"}. predict already prints the service's JSON reply, so there --json only
+ * rules out --human.
+ */
+async function runJson(command: string, ctx: CommandContext, err: (line: string) => void, body: (ctx: CommandContext) => Promise<number>): Promise<number> {
+  const fields: Record<string, unknown> = {};
+  const quiet: CommandContext = { ...ctx, out: err, report: (more) => Object.assign(fields, more) };
+  let exitCode: number;
+  let error: string | undefined;
+  try {
+    exitCode = await body(quiet);
+  } catch (caught) {
+    exitCode = caught instanceof UsageError ? 2 : 1;
+    error = caught instanceof ReleaseError ? caught.message : `unexpected error: ${(caught as Error).message ?? String(caught)}`;
+    ctx.out(JSON.stringify({ command, ok: false, exitCode, error }));
+    throw caught;
+  }
+  ctx.out(JSON.stringify({ command, ok: exitCode === 0, exitCode, ...fields }));
+  return exitCode;
+}
 
 export async function run(argv: readonly string[], ctx: CommandContext & { processes?: ProcessContext }, err: (line: string) => void = console.error): Promise<number> {
   try {
@@ -106,36 +134,9 @@ export async function run(argv: readonly string[], ctx: CommandContext & { proce
     if (command === "upload" && rest.length > 1) throw new UsageError(`upload takes one bundle, got ${rest.length}: ${rest.join(" ")}`);
     if (terminator !== -1 && command !== "ssh") throw new UsageError(`${command} takes no command after --: only ssh runs one`);
     if (terminator !== -1 && remoteCommand.length === 0) throw new UsageError("nothing after --: give the command to run, or leave -- out for a shell");
-    switch (command) {
-      case "upload":
-        return await upload({ env: values.env, file: rest[0], gitCommit: values["git-commit"], modelVersion: values["model-version"], profile: values.profile }, ctx);
-      case "promote":
-        return await promote({ from: values.from, to: values.to, fromProfile: values["from-profile"], toProfile: values["to-profile"] }, ctx);
-      case "watch":
-        return await watch(
-          {
-            env: values.env,
-            deployment: values.deployment,
-            versionId: values["version-id"],
-            profile: values.profile,
-            timeoutMs: values.timeout ? parseDuration(values.timeout, "--timeout") : undefined,
-            intervalMs: values.interval ? parseDuration(values.interval, "--interval") : undefined,
-          },
-          ctx,
-        );
-      case "status":
-        return await status({ env: values.env, profile: values.profile }, ctx);
-      case "ssh":
-        return await ssh(environment(values.env, "--env"), { slot: values.slot, instance: values.instance, profile: values.profile, command: remoteCommand }, { ...ctx, processes: ctx.processes ?? realProcesses() });
-      case "predict":
-        return await predict(
-          environment(values.env, "--env"),
-          { via: values.via, car: values.car, human: values.human, slot: values.slot, instance: values.instance, profile: values.profile },
-          { ...ctx, processes: ctx.processes ?? realProcesses() },
-        );
-      default:
-        return await rollback({ env: values.env, profile: values.profile }, ctx);
-    }
+    if (values.json && values.human) throw new UsageError("--json and --human ask for two different outputs: give one");
+    if (values.json && command !== "predict") return await runJson(command, ctx, err, (quiet) => dispatch(command, values, rest, remoteCommand, { ...ctx, ...quiet }));
+    return await dispatch(command, values, rest, remoteCommand, ctx);
   } catch (error) {
     if (error instanceof UsageError) {
       err(`release: ${error.message}\n\n${USAGE}`);
@@ -147,6 +148,41 @@ export async function run(argv: readonly string[], ctx: CommandContext & { proce
     }
     err(`release: unexpected error: ${(error as Error).stack ?? String(error)}`);
     return 1;
+  }
+}
+
+type Values = ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>>["values"];
+
+async function dispatch(command: string, values: Values, rest: string[], remoteCommand: string[], ctx: CommandContext & { processes?: ProcessContext }): Promise<number> {
+  switch (command) {
+    case "upload":
+      return await upload({ env: values.env, file: rest[0], gitCommit: values["git-commit"], modelVersion: values["model-version"], profile: values.profile }, ctx);
+    case "promote":
+      return await promote({ from: values.from, to: values.to, fromProfile: values["from-profile"], toProfile: values["to-profile"] }, ctx);
+    case "watch":
+      return await watch(
+        {
+          env: values.env,
+          deployment: values.deployment,
+          versionId: values["version-id"],
+          profile: values.profile,
+          timeoutMs: values.timeout ? parseDuration(values.timeout, "--timeout") : undefined,
+          intervalMs: values.interval ? parseDuration(values.interval, "--interval") : undefined,
+        },
+        ctx,
+      );
+    case "status":
+      return await status({ env: values.env, profile: values.profile }, ctx);
+    case "ssh":
+      return await ssh(environment(values.env, "--env"), { slot: values.slot, instance: values.instance, profile: values.profile, command: remoteCommand }, { ...ctx, processes: ctx.processes ?? realProcesses() });
+    case "predict":
+      return await predict(
+        environment(values.env, "--env"),
+        { via: values.via, car: values.car, human: values.human, slot: values.slot, instance: values.instance, profile: values.profile },
+        { ...ctx, processes: ctx.processes ?? realProcesses() },
+      );
+    default:
+      return await rollback({ env: values.env, profile: values.profile }, ctx);
   }
 }
 

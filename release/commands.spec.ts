@@ -19,6 +19,7 @@ import type { EnvironmentConfig } from "../environments/index.js";
 import { createClients } from "./aws.js";
 import { run, parseDuration } from "./cli.js";
 import type { CommandContext } from "./commands.js";
+import { recentDeployments } from "./deploy.js";
 import { awsError, deployment, fakeFleet, mockAws, type AwsMocks } from "./testing.js";
 
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -182,6 +183,37 @@ describe("release upload", () => {
     expect(errors[0]).toBe(`release: access denied: s3:PutObject on s3://${DEV_BUCKET}/releases/dev/revision-1.2.0.zip (AccessDenied). The caller's role needs s3:PutObject on that resource. AWS said: Access Denied`);
   });
 
+  it("with --json prints one JSON document on stdout and the progress on stderr", async () => {
+    const { path, bytes } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
+    mocks.s3.on(PutObjectCommand).resolves({ VersionId: "ver-123" });
+    const { cli, lines, errors } = context();
+    expect(await cli("upload", "--env", "dev", path, "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "upload",
+      ok: true,
+      exitCode: 0,
+      environment: "dev",
+      bucket: DEV_BUCKET,
+      key: "releases/dev/revision-1.2.0.zip",
+      versionId: "ver-123",
+      sha256: sha(bytes),
+      modelVersion: "1.2.0",
+      gitCommit: COMMIT,
+    });
+    expect(errors.join("\n")).toContain(`uploaded ${path} to s3://${DEV_BUCKET}/releases/dev/revision-1.2.0.zip`);
+  });
+
+  it("with --json reports a failure as one JSON document naming the error, and exits 1", async () => {
+    const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
+    mocks.s3.on(PutObjectCommand).rejects(awsError("AccessDenied", "Access Denied", 403));
+    const { cli, lines, errors } = context();
+    expect(await cli("upload", "--json", "--env", "dev", path)).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({ command: "upload", ok: false, exitCode: 1, error: expect.stringMatching(/^access denied: s3:PutObject on s3:\/\//) });
+    expect(errors[0]).toMatch(/^release: access denied: s3:PutObject/);
+  });
+
   it("explains a bucket in another region", async () => {
     const { path } = await bundleFile("revision-1.2.0.zip", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) });
     mocks.s3.on(PutObjectCommand).rejects(awsError("PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.", 301));
@@ -222,6 +254,26 @@ describe("release promote", () => {
       { env: "prod", profile: "prod-ci" },
     ]);
     expect(lines.at(-1)).toBe("prod-v1");
+  });
+
+  it("with --json names the source object and the copy's version id", async () => {
+    const { cli, lines } = context();
+    expect(await cli("promote", "--from", "staging", "--to", "prod", "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "promote",
+      ok: true,
+      exitCode: 0,
+      from: "staging",
+      to: "prod",
+      source: { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.2.0.zip", versionId: "v-good", deploymentId: "d-GOODAAAAA" },
+      environment: "prod",
+      bucket: PROD_BUCKET,
+      key: "releases/prod/revision-1.2.0.zip",
+      versionId: "prod-v1",
+      sha256: sha(artifact),
+      copied: true,
+    });
   });
 
   it("refuses an artifact whose bytes no longer match the sha256 recorded at upload", async () => {
@@ -301,6 +353,38 @@ describe("release watch", () => {
     expect(text()).toContain("rollback deployment d-ROLLBACK1");
   });
 
+  it("with --json reports the outcome, every instance's lifecycle events and the rollback", async () => {
+    mocks.codedeploy.on(GetDeploymentCommand).resolves(info("Failed", { errorInformation: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" }, rollbackInfo: { rollbackDeploymentId: "d-ROLLBACK1" } }));
+    mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({ deploymentTargets: [target("i-green1", "Green", "Failed", [["BeforeInstall", "Succeeded"], ["ValidateService", "Failed"]])] });
+    const { cli, lines, errors } = context();
+    expect(await cli("watch", "--env", "staging", "--deployment", "d-ABCDEFGHI", "--json")).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "watch",
+      ok: false,
+      exitCode: 1,
+      environment: "staging",
+      deploymentId: "d-ABCDEFGHI",
+      status: "Failed",
+      outcome: "failed",
+      revision: { bucket: "bucket", key: "releases/staging/revision-1.0.0.zip", versionId: "v1" },
+      instances: [
+        {
+          instanceId: "i-green1",
+          label: "Green",
+          status: "Failed",
+          lifecycleEvents: [
+            { name: "BeforeInstall", status: "Succeeded" },
+            { name: "ValidateService", status: "Failed" },
+          ],
+        },
+      ],
+      error: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" },
+      rollbackDeploymentId: "d-ROLLBACK1",
+    });
+    expect(errors.join("\n")).toContain("failed instance i-green1 [Green], lifecycle event ValidateService");
+  });
+
   it("gives up at the timeout with exit 124 and says the deployment continues", async () => {
     mocks.codedeploy.on(GetDeploymentCommand).resolves(info("InProgress"));
     mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({ deploymentTargets: [] });
@@ -370,17 +454,27 @@ describe("release status", () => {
     expect(text()).toMatch(/d-FAILEDAAA Failed[\s\S]*d-CURRENTAA Succeeded/);
   });
 
-  it("retries throttled calls with backoff and reports persistent throttling clearly", async () => {
-    fakeFleet(mocks, "mpg-model-staging", [], []);
-    mocks.codedeploy.on(ListDeploymentsCommand).rejectsOnce(awsError("ThrottlingException", "Rate exceeded")).resolves({ deployments: [] });
-    const first = context();
-    expect(await first.cli("status", "--env", "staging")).toBe(0);
-    expect(first.text()).toContain("live slot: none");
-    expect(mocks.codedeploy.commandCalls(ListDeploymentsCommand)).toHaveLength(2);
-    mocks.codedeploy.on(ListDeploymentsCommand).rejects(awsError("ThrottlingException", "Rate exceeded"));
-    const second = context();
-    expect(await second.cli("status", "--env", "staging")).toBe(1);
-    expect(second.errors[0]).toMatch(/AWS kept throttling codedeploy:ListDeployments .* after 6 attempts/);
+  it("with --json gives the live slot, the current revision and the last deployments as fields", async () => {
+    fakeFleet(mocks, "mpg-model-staging", [{ id: "i-green1", environment: "staging", slot: "green" }], ["i-green1"]);
+    history(mocks, [deployment({ deploymentId: "d-CURRENTAA", createTime: new Date("2026-11-26T00:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.2.0.zip", "v-good") })]);
+    mocks.s3.on(HeadObjectCommand).resolves({ Metadata: { "model-version": "1.2.0", "git-commit": COMMIT, "bundle-sha256": "ab".repeat(32) } });
+    const { cli, lines } = context();
+    expect(await cli("status", "--env", "staging", "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    const revision = { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.2.0.zip", versionId: "v-good" };
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "status",
+      ok: true,
+      exitCode: 0,
+      environment: "staging",
+      accountId: "111111111111",
+      region: "eu-west-1",
+      strategy: "blue-green",
+      liveSlot: "green",
+      instances: [{ instanceId: "i-green1", slot: "green", state: "running", health: "InService" }],
+      currentRevision: { ...revision, deploymentId: "d-CURRENTAA", modelVersion: "1.2.0", gitCommit: COMMIT, sha256: "ab".repeat(32), promotedFrom: null },
+      deployments: [{ deploymentId: "d-CURRENTAA", status: "Succeeded", createTime: "2026-11-26T00:00:00.000Z", creator: "user", revision }],
+    });
   });
 
   it("says which credentials problem stops it", async () => {
@@ -422,6 +516,27 @@ describe("release rollback", () => {
     expect(lines.at(-1)).toBe("d-ROLLBACKA");
   });
 
+  it("with --json names the new deployment, the revisions it goes from and to, and the slots", async () => {
+    history(mocks, [
+      deployment({ deploymentId: "d-CURRENTAA", createTime: new Date("2026-11-26T10:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.3.0.zip", "v3") }),
+      deployment({ deploymentId: "d-PREVIOUSA", createTime: new Date("2026-11-24T10:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.2.0.zip", "v2") }),
+    ]);
+    const { cli, lines } = context();
+    expect(await cli("rollback", "--env", "staging", "--json")).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      command: "rollback",
+      ok: true,
+      exitCode: 0,
+      environment: "staging",
+      deploymentId: "d-ROLLBACKA",
+      from: { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.3.0.zip", versionId: "v3", deploymentId: "d-CURRENTAA" },
+      to: { bucket: STAGING_BUCKET, key: "releases/staging/revision-1.2.0.zip", versionId: "v2", deploymentId: "d-PREVIOUSA" },
+      replacementSlot: "blue",
+      liveSlot: "green",
+    });
+  });
+
   it("refuses when there is no earlier successful revision", async () => {
     history(mocks, [deployment({ deploymentId: "d-CURRENTAA", revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.3.0.zip", "v3") })]);
     const { cli, errors } = context();
@@ -457,6 +572,16 @@ describe("release command line", () => {
     expect(mocks.codedeploy.calls()).toHaveLength(0);
   });
 
+  it("refuses --json where it means nothing: ssh (the remote command's output) and predict --human", async () => {
+    const first = context();
+    expect(await first.cli("ssh", "--env", "dev", "--json")).toBe(2);
+    expect(first.errors[0]).toMatch(/^release: ssh does not take --json/);
+    const second = context();
+    expect(await second.cli("predict", "--env", "dev", "--json", "--human")).toBe(2);
+    expect(second.errors[0]).toMatch(/^release: --json and --human ask for two different outputs/);
+    expect([...first.lines, ...second.lines]).toEqual([]);
+  });
+
   it("prints the usage for --help", async () => {
     const { cli, text } = context();
     expect(await cli("--help")).toBe(0);
@@ -469,5 +594,35 @@ describe("release command line", () => {
     expect(parseDuration("2h", "--timeout")).toBe(7_200_000);
     expect(parseDuration("45", "--timeout")).toBe(45_000);
     expect(() => parseDuration("0", "--timeout")).toThrow(/must be positive/);
+  });
+});
+
+describe("recent deployments", () => {
+  const target = { environment: "staging", region: "eu-west-1", application: "mpg-model-staging", deploymentGroup: "mpg-model-staging", loadBalancer: "mpg-model-staging", strategy: "in-place" as const };
+  const ids = Array.from({ length: 7 }, (_, i) => `d-PAGE0000${i}`);
+  let tokens: (string | undefined)[] = [];
+  beforeEach(() => {
+    tokens = [];
+    // Pages of three ids, linked by nextToken the way CodeDeploy pages them.
+    mocks.codedeploy.on(ListDeploymentsCommand).callsFake((input: { nextToken?: string }) => {
+      tokens.push(input.nextToken);
+      const start = Number(input.nextToken ?? 0);
+      return { deployments: ids.slice(start, start + 3), ...(start + 3 < ids.length ? { nextToken: String(start + 3) } : {}) };
+    });
+    mocks.codedeploy.on(BatchGetDeploymentsCommand).callsFake((input: { deploymentIds: string[] }) => ({
+      deploymentsInfo: input.deploymentIds.map((id) => deployment({ deploymentId: id, createTime: new Date(Date.UTC(2026, 10, 1 + ids.indexOf(id))) })),
+    }));
+  });
+
+  it("follows every page of ListDeployments and returns the details newest first", async () => {
+    const found = await recentDeployments(createClients({ region: "eu-west-1" }), target);
+    expect(found.map((d) => d.deploymentId)).toEqual([...ids].reverse());
+    expect(tokens).toEqual([undefined, "3", "6"]);
+  });
+
+  it("stops asking for pages once it has the limit", async () => {
+    const found = await recentDeployments(createClients({ region: "eu-west-1" }), target, { limit: 4 });
+    expect(found.map((d) => d.deploymentId)).toEqual([ids[3], ids[2], ids[1], ids[0]]);
+    expect(tokens).toEqual([undefined, "3"]);
   });
 });

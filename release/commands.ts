@@ -29,6 +29,17 @@ export interface CommandContext {
   readonly out: (line: string) => void;
   readonly now: () => Date;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * With --json: records the command's result fields; the CLI prints them as one JSON document
+   * on stdout (field names in docs/release.md). Without --json it is absent.
+   */
+  readonly report?: (fields: Record<string, unknown>) => void;
+}
+
+/** A revision as the JSON output names it. */
+export function revisionFields(d: DeploymentInfo | undefined): Record<string, unknown> | null {
+  const s3 = d?.revision?.s3Location;
+  return s3 ? { bucket: s3.bucket ?? null, key: s3.key ?? null, versionId: s3.version ?? null } : null;
 }
 
 export function deploymentTarget(config: EnvironmentConfig): DeploymentTarget {
@@ -98,6 +109,7 @@ export async function upload(options: UploadOptions, ctx: CommandContext): Promi
     [METADATA.modelVersion]: bundle.modelVersion,
     [METADATA.sha256]: bundle.sha256,
   });
+  ctx.report?.({ environment: config.name, bucket: names.revisionBucket, key, versionId, sha256: bundle.sha256, modelVersion: bundle.modelVersion, gitCommit: bundle.gitCommit });
   ctx.out(`uploaded ${options.file} to s3://${names.revisionBucket}/${key}`);
   ctx.out(`  version ${versionId}, sha256 ${bundle.sha256}, model ${bundle.modelVersion}, commit ${bundle.gitCommit} (from ${bundle.source})`);
   ctx.out(`  the ${config.name} deployment starts from the S3 trigger; follow it with: npm run release -- watch --env ${config.name} --version-id ${versionId}`);
@@ -152,7 +164,20 @@ export async function promote(options: PromoteOptions, ctx: CommandContext): Pro
     if (cause?.name === "NotFound" || cause?.name === "NoSuchKey" || cause?.$metadata?.httpStatusCode === 404) return undefined;
     throw error;
   });
+  const promoted = (versionId: string, copied: boolean) =>
+    ctx.report?.({
+      from: from.name,
+      to: to.name,
+      source: { bucket: location.bucket, key: location.key, versionId: location.version, deploymentId: last.deploymentId ?? null },
+      environment: to.name,
+      bucket: names.revisionBucket,
+      key,
+      versionId,
+      sha256,
+      copied,
+    });
   if (existing?.Metadata?.[METADATA.sha256] === sha256 && existing.VersionId) {
+    promoted(existing.VersionId, false);
     ctx.out(`${targetLabel} already holds this artifact (version ${existing.VersionId}, sha256 ${sha256}): not uploading again`);
     ctx.out(existing.VersionId);
     return 0;
@@ -163,6 +188,7 @@ export async function promote(options: PromoteOptions, ctx: CommandContext): Pro
     [METADATA.sha256]: sha256,
     [METADATA.promotedFrom]: `${from.name} ${sourceLabel}`,
   });
+  promoted(versionId, true);
   ctx.out(`copied to ${targetLabel} version ${versionId} (sha256 ${sha256}, byte-identical); the ${to.name} deployment starts from the S3 trigger:`);
   ctx.out(`  npm run release -- watch --env ${to.name} --version-id ${versionId}`);
   ctx.out(versionId);
@@ -262,6 +288,7 @@ export async function watch(options: WatchOptions, ctx: CommandContext): Promise
           `timed out after ${Math.round(timeoutMs / 1000)} s: no deployment of version ${options.versionId} started in ${config.name}. ` +
             `Check the trigger's log group /aws/lambda/${names.triggerFunction} and its failure queue ${names.triggerFunction}-failures.`,
         );
+        ctx.report?.({ environment: config.name, deploymentId: null, status: null, outcome: "timeout", versionId: options.versionId });
         return WATCH_TIMEOUT_EXIT;
       }
       await ctx.sleep(intervalMs);
@@ -289,16 +316,35 @@ export async function watch(options: WatchOptions, ctx: CommandContext): Promise
     for (const t of targets) show(`instance ${t.targetId}`, renderInstance(t));
     const traffic = trafficLine(targets);
     if (traffic) show("traffic", traffic);
+    const watched = (outcome: string) =>
+      ctx.report?.({
+        environment: config.name,
+        deploymentId: id,
+        status: info.status ?? null,
+        outcome,
+        revision: revisionFields(info),
+        instances: targets.map((t) => ({
+          instanceId: t.targetId ?? null,
+          label: t.instanceLabel ?? null,
+          status: t.status ?? null,
+          lifecycleEvents: (t.lifecycleEvents ?? []).map((e) => ({ name: e.lifecycleEventName ?? null, status: e.status ?? null })),
+        })),
+        error: info.errorInformation ? { code: info.errorInformation.code ?? null, message: info.errorInformation.message ?? null } : null,
+        rollbackDeploymentId: info.rollbackInfo?.rollbackDeploymentId ?? null,
+      });
     if (info.status === "Ready") show("ready", `  replacement fleet is ready and waiting for the traffic switch: aws deploy continue-deployment --deployment-id ${id}`);
     if (info.status === "Succeeded") {
+      watched("succeeded");
       ctx.out(`deployment ${id} succeeded`);
       return 0;
     }
     if (info.status === "Failed" || info.status === "Stopped") {
+      watched("failed");
       explainFailure(info, targets, ctx.out);
       return 1;
     }
     if (ctx.now().getTime() - started + intervalMs > timeoutMs) {
+      watched("timeout");
       ctx.out(`timed out after ${Math.round(timeoutMs / 1000)} s: deployment ${id} is still ${info.status}; it goes on in AWS. Watch again with --deployment ${id}`);
       return WATCH_TIMEOUT_EXIT;
     }
@@ -327,12 +373,38 @@ export async function status(options: { env?: string | undefined; profile?: stri
   const deployments = await recentDeployments(clients, target, { limit: 10 });
   const current = deployments.find((d) => d.status === "Succeeded");
   const location = current?.revision?.s3Location;
+  const report = (currentRevision: Record<string, unknown> | null) =>
+    ctx.report?.({
+      environment: config.name,
+      accountId: config.accountId,
+      region: config.region,
+      strategy: config.deployment.strategy,
+      liveSlot: fleet ? (fleet.liveSlot ?? null) : null,
+      instances: (fleet?.instances ?? []).map((i) => ({ instanceId: i.instanceId, slot: i.slot ?? null, state: i.state ?? null, health: i.health ?? null })),
+      currentRevision,
+      deployments: deployments.map((d) => ({
+        deploymentId: d.deploymentId ?? null,
+        status: d.status ?? null,
+        createTime: d.createTime?.toISOString() ?? null,
+        creator: d.creator ?? null,
+        revision: revisionFields(d),
+      })),
+    });
   if (current && location?.bucket && location.key) {
     const head = await aws("s3:GetObject", describeRevision(current), () => clients.s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key, VersionId: location.version })));
     const m = head.Metadata ?? {};
+    report({
+      ...revisionFields(current),
+      deploymentId: current.deploymentId ?? null,
+      modelVersion: m[METADATA.modelVersion] ?? null,
+      gitCommit: m[METADATA.gitCommit] ?? null,
+      sha256: m[METADATA.sha256] ?? null,
+      promotedFrom: m[METADATA.promotedFrom] ?? null,
+    });
     ctx.out(`current revision: ${describeRevision(current)} (deployment ${current.deploymentId})`);
     ctx.out(`  model ${m[METADATA.modelVersion] ?? "unknown"}, commit ${m[METADATA.gitCommit] ?? "unknown"}, sha256 ${m[METADATA.sha256] ?? "unknown"}${m[METADATA.promotedFrom] ? `, promoted from ${m[METADATA.promotedFrom]}` : ""}`);
   } else {
+    report(null);
     ctx.out(`current revision: none succeeded yet in ${names.deploymentGroup}`);
   }
   ctx.out("last deployments:");
@@ -361,6 +433,14 @@ export async function rollback(options: { env?: string | undefined; profile?: st
   const revision = revisionOf(previous);
   ctx.out(`rolling ${config.name} back from ${describeRevision(current)} to ${describeRevision(previous)} (deployed by ${previous.deploymentId})`);
   const result = await startDeployment(clients, target, revision, { description: `rollback to ${revision.key} (version ${revision.versionId}) from ${current.deploymentId}`, allowRedeploy: true });
+  ctx.report?.({
+    environment: config.name,
+    deploymentId: result.deploymentId,
+    from: { ...revisionFields(current), deploymentId: current.deploymentId ?? null },
+    to: { ...revisionFields(previous), deploymentId: previous.deploymentId ?? null },
+    replacementSlot: result.outcome === "created" ? (result.replacementSlot ?? null) : null,
+    liveSlot: result.outcome === "created" ? (result.liveSlot ?? null) : null,
+  });
   if (result.outcome === "created" && result.replacementSlot) ctx.out(`  installing to the ${result.replacementSlot} slot (live: ${result.liveSlot ?? "none"})`);
   ctx.out(`started deployment ${result.deploymentId}: npm run release -- watch --env ${config.name} --deployment ${result.deploymentId}`);
   ctx.out(result.deploymentId);

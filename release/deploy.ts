@@ -6,7 +6,7 @@ import {
   BatchGetDeploymentsCommand,
   CreateDeploymentCommand,
   GetDeploymentGroupCommand,
-  ListDeploymentsCommand,
+  paginateListDeployments,
   UpdateDeploymentGroupCommand,
   type DeploymentGroupInfo,
   type DeploymentInfo,
@@ -68,23 +68,20 @@ const groupLabel = (t: DeploymentTarget): string => `deployment group ${t.applic
 /** Full details of a group's deployments created since `since`, newest first (at most `limit`). */
 export async function recentDeployments(clients: AwsClients, target: DeploymentTarget, options: { since?: Date; limit?: number; statuses?: string[] } = {}): Promise<DeploymentInfo[]> {
   const { since, limit = 200, statuses } = options;
-  const ids: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await aws("codedeploy:ListDeployments", groupLabel(target), () =>
-      clients.codedeploy.send(
-        new ListDeploymentsCommand({
-          applicationName: target.application,
-          deploymentGroupName: target.deploymentGroup,
-          ...(since ? { createTimeRange: { start: since } } : {}),
-          ...(statuses ? { includeOnlyStatuses: statuses as never } : {}),
-          nextToken,
-        }),
-      ),
-    );
-    ids.push(...(page.deployments ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken && ids.length < limit);
+  const input = {
+    applicationName: target.application,
+    deploymentGroupName: target.deploymentGroup,
+    ...(since ? { createTimeRange: { start: since } } : {}),
+    ...(statuses ? { includeOnlyStatuses: statuses as never } : {}),
+  };
+  const ids = await aws("codedeploy:ListDeployments", groupLabel(target), async () => {
+    const found: string[] = [];
+    for await (const page of paginateListDeployments({ client: clients.codedeploy }, input)) {
+      found.push(...(page.deployments ?? []));
+      if (found.length >= limit) break;
+    }
+    return found;
+  });
   const infos: DeploymentInfo[] = [];
   for (let i = 0; i < Math.min(ids.length, limit); i += 25) {
     const chunk = ids.slice(i, Math.min(i + 25, limit));

@@ -242,18 +242,6 @@ describe("S3 trigger handler", () => {
     expect(created(mocks)[0]?.revision?.s3Location?.key).toBe("releases/staging/revision 1.2.0+build.zip");
   });
 
-  it("retries throttled calls with backoff and then succeeds", async () => {
-    fakeFleet(mocks, "mpg-model-staging", FLEET, ["i-blue1"]);
-    mocks.codedeploy
-      .on(CreateDeploymentCommand)
-      .rejectsOnce(awsError("ThrottlingException", "Rate exceeded"))
-      .rejectsOnce(awsError("ThrottlingException", "Rate exceeded"))
-      .resolves({ deploymentId: "d-AFTER-THROTTLE" });
-    const results = await createHandler(staging, clients(), () => {})(s3Event("releases/staging/r.zip"));
-    expect(results[0]?.deploymentId).toBe("d-AFTER-THROTTLE");
-    expect(created(mocks)).toHaveLength(3);
-  });
-
   it("names the denied action when CreateDeployment is not allowed", async () => {
     fakeFleet(mocks, "mpg-model-staging", FLEET, ["i-blue1"]);
     mocks.codedeploy.on(CreateDeploymentCommand).rejects(awsError("AccessDeniedException", "User is not authorized"));

@@ -12,14 +12,15 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { DescribeInstanceConnectEndpointsCommand, DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from "@aws-sdk/client-ec2-instance-connect";
 import { DescribeLoadBalancersCommand } from "@aws-sdk/client-elastic-load-balancing";
+import which from "which";
 import type { EnvironmentConfig } from "../environments/index.js";
 import { ENVIRONMENT_TAG_KEY, INITIAL_LIVE_SLOT, resourceNames, SLOT_TAG_KEY, SSH_OS_USER, type Slot } from "../environments/names.js";
-import { aws, ReleaseError, UsageError, type AwsClients } from "./aws.js";
+import { aws, clientConfig, ReleaseError, UsageError, type AwsClients } from "./aws.js";
 import { ClassicLoadBalancer } from "./classic-load-balancer.js";
 import type { CommandContext } from "./commands.js";
 import { otherSlot, readLiveFleet, runningInstancesOfSlot } from "./slots.js";
@@ -86,16 +87,7 @@ interface Endpoint {
 
 /** Absolute path of `program` on `env.PATH`, or undefined. */
 export function findOnPath(program: string, env: ProcessContext["env"]): string | undefined {
-  for (const dir of (env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, program);
-    try {
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
+  return which.sync(program, { path: env.PATH ?? "", nothrow: true }) ?? undefined;
 }
 
 /** The AWS CLI, checked to be v2 >= 2.12.0: ProxyCommand runs this exact binary. */
@@ -288,7 +280,7 @@ export async function openSession(
   const key = oneTimeKey(env);
   try {
     // Made here rather than with the other clients: the deployment trigger (Lambda) shares those and never pushes keys.
-    const instanceConnect = new EC2InstanceConnectClient({ region: config.region, maxAttempts: 1, ...(options.profile ? { profile: options.profile } : {}) });
+    const instanceConnect = new EC2InstanceConnectClient(clientConfig({ region: config.region, profile: options.profile }));
     await aws("ec2-instance-connect:SendSSHPublicKey", `${target.instanceId} as ${osUser}`, () =>
       instanceConnect.send(new SendSSHPublicKeyCommand({ InstanceId: target.instanceId, InstanceOSUser: osUser, SSHPublicKey: key.publicKey })),
     ).catch((error: unknown) => {

@@ -10,7 +10,7 @@ import { EC2InstanceConnectClient } from "@aws-sdk/client-ec2-instance-connect";
 import { DescribeInstanceHealthCommand, DescribeLoadBalancersCommand, ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { createClients, setDefaultRetryOptions, type AwsClients } from "./aws.js";
+import { createClients, type AwsClients } from "./aws.js";
 
 export interface FakeInstance {
   readonly id: string;
@@ -22,7 +22,6 @@ export interface FakeInstance {
 }
 
 export function mockAws() {
-  setDefaultRetryOptions({ sleep: async () => {} });
   const mocks = {
     codedeploy: mockClient(CodeDeployClient),
     s3: mockClient(S3Client),

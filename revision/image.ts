@@ -10,8 +10,9 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
+import which from "which";
 import { z } from "zod";
 import { ensureFleetNode, FLEET_NODE } from "../scripts/fleet-node.js";
 import { onInterrupt } from "./cleanup.js";
@@ -270,7 +271,7 @@ function spawnChecked(command: string, args: string[], log: (l: string) => void,
   });
 }
 
+/** Whether `binary` is an executable on PATH, or in the sbin folders a non-root PATH may lack. */
 export function onPath(binary: string): boolean {
-  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin"];
-  return dirs.some((dir) => dir && existsSync(join(dir, binary)));
+  return which.sync(binary, { path: [process.env.PATH ?? "", "/usr/sbin", "/sbin"].join(delimiter), nothrow: true }) !== null;
 }

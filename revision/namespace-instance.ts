@@ -7,10 +7,10 @@
  * instead of a unit, no system user, loopback on a free port). This is weaker than an instance:
  * no systemd, no unit, no user; callers must say so loudly (`kind === "namespace"`).
  */
-import { createServer } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import getPort from "get-port";
 import { agentRubyLib, type AgentLocation } from "./agent-source.js";
 import { parseAgentRun } from "./agent-log.js";
 import { onInterrupt } from "./cleanup.js";
@@ -67,7 +67,7 @@ export class NamespaceInstance implements Instance {
       mkdirSync(join(scratch, "bin"));
       writeFileSync(join(scratch, "bin/su"), '#!/bin/sh\n# su in the fallback\'s user namespace (see namespace-instance.ts)\nif [ "$1" = root ] && [ "$2" = -c ] && [ "$(id -u)" = 0 ]; then shift 2; exec /bin/sh -c "$*"; fi\nexec /bin/su "$@"\n', { mode: 0o755 });
     }
-    const port = await freePort();
+    const port = await getPort({ host: "127.0.0.1" });
     options.log?.(`instance ${options.name}: FALLBACK, no container: the agent runs on this host in a private mount namespace (${scratch}/root/opt on /opt); the hooks take their LOCAL path (no systemd, no unit, no system user), service on 127.0.0.1:${port}`);
     return new NamespaceInstance(options.name, root, scratch, port, options.agent);
   }
@@ -147,13 +147,3 @@ function readFrom(path: string, offset: number): string {
   return existsSync(path) ? readFileSync(path).subarray(offset).toString("utf8") : "";
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}

@@ -8,8 +8,9 @@
  * user does (instance-ssh.ts) -> summary -> stop the instance.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import which from "which";
 import { loadEnvironments, loadEnvironment } from "../environments/index.js";
 import { resourceNames } from "../environments/names.js";
 import type { AgentLocation } from "./agent-source.js";
@@ -95,7 +96,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
   const startPlan = (o: RehearsalOptions, print: (l: string) => void) => {
     header("synth-plan");
     if (o.skip.includes("synth-plan")) return record({ id: "synth-plan", status: "skipped", ms: 0, note: "skipped: --skip synth-plan" });
-    if (!onPath(o.terraformCommand ?? "terraform")) return record({ id: "synth-plan", status: "skipped", ms: 0, note: "skipped: terraform not installed (install Terraform >= 1.10 to synth and plan every stack here)" });
+    if (which.sync(o.terraformCommand ?? "terraform", { nothrow: true }) === null) return record({ id: "synth-plan", status: "skipped", ms: 0, note: "skipped: terraform not installed (install Terraform >= 1.10 to synth and plan every stack here)" });
     const t0 = performance.now();
     // `npm run plan` synthesizes every stack (cdktf.out) first, then init/validate/plan each one.
     planRun = runNpmScript(o.repoDir, "plan", [], (line) => planLines.push(line)).then(
@@ -292,6 +293,3 @@ function run(command: string, args: string[], env: Record<string, string>, onLin
   });
 }
 
-function onPath(binary: string): boolean {
-  return (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, binary)));
-}

@@ -14,9 +14,10 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import getPort from "get-port";
 
 export const SSHD = "/usr/sbin/sshd";
 
@@ -51,17 +52,6 @@ export interface SshRun {
   readonly stderr: string;
   /** Connect, authenticate, run, answer: the whole round trip. */
   readonly ms: number;
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
-    });
-  });
 }
 
 function keygen(path: string, comment: string): string {
@@ -163,7 +153,7 @@ export class SshHop {
       const hostPublic = keygen(join(dir, "host_ed25519"), "rehearsal host key");
       const clientPublic = keygen(join(dir, "client_ed25519"), "rehearsal client key (this run only)");
       writeFileSync(join(dir, "authorized_keys"), `${clientPublic}\n`, { mode: 0o600 });
-      const port = await freeLoopbackPort();
+      const port = await getPort({ host: "127.0.0.1" });
       writeFileSync(join(dir, "known_hosts"), `[127.0.0.1]:${port} ${hostPublic}\n`, { mode: 0o600 });
       writeFileSync(
         join(dir, "sshd_config"),

@@ -44,8 +44,8 @@ class FakeGitHub {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
     this.requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { "Content-Type": "application/json" });
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "Content-Type": "application/json", ...headers });
       res.end(JSON.stringify(payload));
     };
     if (this.failWith) return send(this.failWith, { message: "Resource not accessible by integration" });
@@ -53,9 +53,11 @@ class FakeGitHub {
     const list = /^\/api\/v3\/repos\/acme\/mpg-model\/issues\/12\/comments$/.exec(url.pathname);
     const one = /^\/api\/v3\/repos\/acme\/mpg-model\/issues\/comments\/(\d+)$/.exec(url.pathname);
     if (list && req.method === "GET") {
-      const perPage = Number(url.searchParams.get("per_page"));
-      const page = Number(url.searchParams.get("page"));
-      return send(200, this.comments.slice((page - 1) * perPage, page * perPage));
+      // Pages linked the way GitHub links them: a Link header with rel="next" while more remain.
+      const perPage = Number(url.searchParams.get("per_page") ?? 30);
+      const page = Number(url.searchParams.get("page") ?? 1);
+      const next: Record<string, string> = page * perPage < this.comments.length ? { Link: `<http://${req.headers.host}${url.pathname}?per_page=${perPage}&page=${page + 1}>; rel="next"` } : {};
+      return send(200, this.comments.slice((page - 1) * perPage, page * perPage), next);
     }
     if (list && req.method === "POST") {
       const id = 1000 + this.comments.length;
@@ -155,14 +157,14 @@ describe("npm run plan:review, end to end with a real plan against existing stat
     expect(comment.indexOf(COMMENT_MARKER)).toBe(0);
   });
 
-  it("updates its earlier comment on the pull request instead of adding one, with the token as a bearer", () => {
+  it("updates its earlier comment on the pull request instead of adding one, with the token in the authorization header", () => {
     expect(result.stderr).toContain("plan review comment updated: https://github.com/acme/mpg-model/pull/12#issuecomment-101");
     expect(github.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
-      "GET /api/v3/repos/acme/mpg-model/issues/12/comments?per_page=100&page=1",
+      "GET /api/v3/repos/acme/mpg-model/issues/12/comments?per_page=100",
       "GET /api/v3/repos/acme/mpg-model/issues/12/comments?per_page=100&page=2",
       "PATCH /api/v3/repos/acme/mpg-model/issues/comments/101",
     ]);
-    expect(github.requests[2]!.headers).toMatchObject({ authorization: "Bearer test-token-not-secret", accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" });
+    expect(github.requests[2]!.headers).toMatchObject({ authorization: "token test-token-not-secret", accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" });
     expect(github.comments).toHaveLength(101);
     expect(github.comments[100]!.body).toBe(readFileSync(join(out, "comment.md"), "utf8"));
   });
@@ -217,7 +219,7 @@ describe("posting the comment", () => {
     try {
       await expect(upsertComment({ apiBase: github.base, token: "t", pullRequest, body: "x" })).rejects.toThrow(GitHubError);
       await expect(upsertComment({ apiBase: github.base, token: "t", pullRequest, body: "x" })).rejects.toThrow(
-        /GitHub GET \/repos\/acme\/mpg-model\/issues\/12\/comments\?per_page=100&page=1 failed: 403 Forbidden \(the token needs write access/,
+        /GitHub GET \/repos\/acme\/mpg-model\/issues\/12\/comments\?per_page=100 failed: 403 Forbidden \(the token needs write access.*Resource not accessible by integration/,
       );
     } finally {
       delete github.failWith;

@@ -14,10 +14,13 @@
  * Exit 0 when every stack planned (and the comment, if due, was posted), 1 otherwise.
  */
 import { spawnSync } from "node:child_process";
+import { STATUS_CODES } from "node:http";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { Octokit } from "@octokit/core";
+import { paginateRest } from "@octokit/plugin-paginate-rest";
 import { modelSection } from "../service/report/markdown.js";
 import { readModelReport } from "../service/report/read-report.js";
 import { costText } from "./cost-format.js";
@@ -86,31 +89,16 @@ export class GitHubError extends Error {
   override readonly name = "GitHubError";
 }
 
-async function github(options: PostOptions, method: string, path: string, body?: unknown): Promise<unknown> {
-  const url = `${options.apiBase.replace(/\/+$/, "")}${path}`;
-  const response = await fetch(url, {
-    method,
-    headers: {
-      Accept: "application/vnd.github+json",
-      Authorization: `Bearer ${options.token}`,
-      "X-GitHub-Api-Version": "2022-11-28",
-      "User-Agent": "plan-review",
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    const hint =
-      response.status === 401
-        ? " (the token is invalid or expired)"
-        : response.status === 403 || response.status === 404
-          ? " (the token needs write access to pull requests / issues of this repository)"
-          : "";
-    throw new GitHubError(`GitHub ${method} ${path} failed: ${response.status} ${response.statusText}${hint}: ${text.slice(0, 300)}`);
-  }
-  return text ? (JSON.parse(text) as unknown) : undefined;
+const PaginatedOctokit = Octokit.plugin(paginateRest);
+
+/** Turns Octokit's RequestError into one line that says what to fix. */
+function explainGitHubError(error: unknown, apiBase: string): Error {
+  const e = error as { status?: number; message?: string; request?: { method?: string; url?: string } };
+  if (typeof e.status !== "number") return error instanceof Error ? error : new Error(String(error));
+  const path = (e.request?.url ?? "").replace(apiBase.replace(/\/+$/, ""), "");
+  const hint =
+    e.status === 401 ? " (the token is invalid or expired)" : e.status === 403 || e.status === 404 ? " (the token needs write access to pull requests / issues of this repository)" : "";
+  return new GitHubError(`GitHub ${e.request?.method ?? "request"} ${path} failed: ${e.status} ${STATUS_CODES[e.status] ?? ""}${hint}: ${(e.message ?? "").slice(0, 300)}`, { cause: error });
 }
 
 /**
@@ -118,20 +106,30 @@ async function github(options: PostOptions, method: string, path: string, body?:
  * each push leaves one up-to-date comment. Returns what it did and the comment's URL.
  */
 export async function upsertComment(options: PostOptions): Promise<{ action: "created" | "updated"; url: string }> {
-  const { owner, repo, number } = options.pullRequest;
-  const base = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
-  let existing: { id: number } | undefined;
-  for (let page = 1; !existing; page++) {
-    const comments = (await github(options, "GET", `${base}/issues/${number}/comments?per_page=100&page=${page}`)) as Array<{ id: number; body?: string }>;
-    existing = comments.find((c) => c.body?.includes(COMMENT_MARKER));
-    if (comments.length < 100) break;
+  const { owner, repo, number: issue_number } = options.pullRequest;
+  const octokit = new PaginatedOctokit({ auth: options.token, baseUrl: options.apiBase.replace(/\/+$/, ""), userAgent: "plan-review" });
+  // The media type and API version GitHub's REST docs ask for, pinned so answers keep their shape.
+  octokit.hook.before("request", (request) => {
+    request.headers.accept = "application/vnd.github+json";
+    request.headers["x-github-api-version"] = "2022-11-28";
+    request.request = { ...request.request, signal: AbortSignal.timeout(30_000) };
+  });
+  try {
+    let existing: { id: number } | undefined;
+    const pages = octokit.paginate.iterator("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number, per_page: 100 });
+    for await (const page of pages) {
+      existing = page.data.find((c) => c.body?.includes(COMMENT_MARKER));
+      if (existing) break;
+    }
+    if (existing) {
+      const updated = await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { owner, repo, comment_id: existing.id, body: options.body });
+      return { action: "updated", url: updated.data.html_url };
+    }
+    const created = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number, body: options.body });
+    return { action: "created", url: created.data.html_url };
+  } catch (error) {
+    throw explainGitHubError(error, options.apiBase);
   }
-  if (existing) {
-    const updated = (await github(options, "PATCH", `${base}/issues/comments/${existing.id}`, { body: options.body })) as { html_url: string };
-    return { action: "updated", url: updated.html_url };
-  }
-  const created = (await github(options, "POST", `${base}/issues/${number}/comments`, { body: options.body })) as { html_url: string };
-  return { action: "created", url: created.html_url };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -2,7 +2,7 @@
  * Runs the terraform binary. Every failure says which command, in which directory, and
  * what terraform printed, so a broken plan is readable in CI logs.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { x, xSync, type Output } from "tinyexec";
 
 export class TerraformMissingError extends Error {
   override readonly name = "TerraformMissingError";
@@ -25,11 +25,14 @@ export class TerraformCommandError extends Error {
   }
 }
 
+// tinyexec runs the binary with exactly the env given: no inherited variables, no node_modules/.bin on PATH.
+const EXACT_ENV = { inheritEnv: false, nodePath: false, throwOnError: false } as const;
+
 /** The installed terraform version, or undefined when there is no terraform on PATH. */
 export function terraformVersion(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const result = spawnSync("terraform", ["version", "-json"], { env, encoding: "utf8" });
-  if (result.error || result.status !== 0) return undefined;
   try {
+    const result = xSync("terraform", ["version", "-json"], { ...EXACT_ENV, nodeOptions: { env } });
+    if (result.exitCode !== 0) return undefined;
     return (JSON.parse(result.stdout) as { terraform_version: string }).terraform_version;
   } catch {
     return undefined;
@@ -42,22 +45,14 @@ export interface TerraformRunOptions {
 }
 
 /** Runs `terraform <args>` and resolves with stdout; rejects with the combined output on failure. */
-export function terraform(args: readonly string[], options: TerraformRunOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("terraform", [...args], {
-      cwd: options.cwd,
-      env: { ...options.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.on("error", (error: NodeJS.ErrnoException) => reject(error.code === "ENOENT" ? new TerraformMissingError() : error));
-    child.on("close", (code) => {
-      const out = Buffer.concat(stdout).toString("utf8");
-      if (code === 0) resolve(out);
-      else reject(new TerraformCommandError(args, options.cwd, code, `${out}\n${Buffer.concat(stderr).toString("utf8")}`));
-    });
-  });
+export async function terraform(args: readonly string[], options: TerraformRunOptions): Promise<string> {
+  const env = { ...options.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" };
+  let result: Output;
+  try {
+    result = await x("terraform", [...args], { ...EXACT_ENV, nodeOptions: { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] } });
+  } catch (error) {
+    throw (error as NodeJS.ErrnoException).code === "ENOENT" ? new TerraformMissingError() : error;
+  }
+  if (result.exitCode === 0) return result.stdout;
+  throw new TerraformCommandError(args, options.cwd, result.exitCode ?? null, `${result.stdout}\n${result.stderr}`);
 }
