@@ -168,7 +168,7 @@ export function checkNpmScripts(config: Config, scripts: Record<string, string>)
   const problems: string[] = [];
   for (const run of jobRuns(config)) {
     for (const command of jobCommands(config, run.job, run.args)) {
-      for (const match of command.matchAll(/\bnpm\s+(?:run(?:-script)?\s+([\w:.-]+)|(test)\b)/g)) {
+      for (const match of command.matchAll(/\bnpm\s+(?:run(?:-script)?\s+(?:--?[\w-]+\s+)*([\w:.-]+)|(test)\b)/g)) {
         const script = match[1] ?? match[2]!;
         if (!(script in scripts)) problems.push(`${run.label}: npm run ${script} is not a script in package.json`);
       }
@@ -195,7 +195,7 @@ export function upstream(list: readonly WorkflowJob[], name: string): Set<string
 /** Workflow entries that change an environment: anything that runs `release -- upload|promote|rollback`. */
 export function releaseJobs(config: Config): string[] {
   return jobRuns(config)
-    .filter((run) => jobCommands(config, run.job, run.args).some((c) => /\bnpm run release -- (upload|promote|rollback)\b/.test(c)))
+    .filter((run) => jobCommands(config, run.job, run.args).some((c) => /\bnpm run (?:--silent )?release -- (upload|promote|rollback)\b/.test(c)))
     .map((run) => run.label);
 }
 
@@ -214,7 +214,7 @@ export function checkReleaseGates(config: Config, mustFollow: readonly string[],
     const list = config.workflows[workflow]!;
     const before = upstream(list, entry.name);
     for (const job of mustFollow) if (!before.has(job)) problems.push(`${where} does not wait for ${job}`);
-    const released = jobCommands(config, entry.job, entry.parameters).flatMap((c) => [...c.matchAll(/\bnpm run release -- (?:promote\b.*--to|(?:upload|rollback)\b.*--env) ([\w-]+)/g)].map((m) => m[1]!));
+    const released = jobCommands(config, entry.job, entry.parameters).flatMap((c) => [...c.matchAll(/\bnpm run (?:--silent )?release -- (?:promote\b.*--to|(?:upload|rollback)\b.*--env) ([\w-]+)/g)].map((m) => m[1]!));
     for (const target of new Set(released.filter((name) => production.includes(name)))) {
       if (![...before].some((name) => list.find((e) => e.name === name)?.type === "approval")) problems.push(`${where} releases to ${target} (production) without an approval job before it`);
     }

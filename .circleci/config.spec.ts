@@ -174,7 +174,7 @@ describe(".circleci/config.yml", () => {
     const promoteProd = jobCommands(config, "promote", { from: "staging", to: "prod" }).join("\n");
     expect(promoteProd).toContain("[profile %s]\\nrole_arn = %s\\nweb_identity_token_file");
     expect(promoteProd).toContain("for pair in staging-source=PROMOTION_SOURCE_ROLE_ARN_staging prod-promote=PROMOTE_ROLE_ARN_prod; do");
-    expect(promoteProd).toContain("npm run release -- promote --from staging --to prod --from-profile staging-source --to-profile prod-promote");
+    expect(promoteProd).toContain("npm run --silent release -- promote --from staging --to prod --from-profile staging-source --to-profile prod-promote --json");
   });
 
   it("holds no AWS keys, tokens or role ARNs inline", () => {
