@@ -10,6 +10,8 @@ export default defineConfig({
     // but keep each test bounded so a hang fails instead of stalling CI.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Each run in a temp folder of its own, which must be empty at the end (scripts/tmp-guard.global-setup.ts).
+    globalSetup: ["scripts/tmp-guard.global-setup.ts"],
     pool: "forks",
     // vitest leaves one core free by default; on a 2-core machine that means one file at a time.
     // Most suites wait on child processes (terraform, the service, hooks), so two run well side by side.

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   BatchGetDeploymentTargetsCommand,
@@ -14,6 +13,7 @@ import {
 } from "@aws-sdk/client-codedeploy";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { scratchDir } from "../scripts/scratch-dir.js";
 import yazl from "yazl";
 import type { EnvironmentConfig } from "../environments/index.js";
 import { createClients } from "./aws.js";
@@ -51,7 +51,7 @@ function manifestFor(files: Record<string, string>, overrides: Record<string, un
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), "release-spec-"));
+const dir = scratchDir("release-spec-");
 async function bundleFile(name: string, files: Record<string, string>): Promise<{ path: string; bytes: Buffer }> {
   const bytes = await zipOf(files);
   const path = join(dir, name);

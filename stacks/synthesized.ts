@@ -5,7 +5,8 @@
 import { resolve } from "node:path";
 import { ENVIRONMENT_NAMES, type EnvironmentConfig, type EnvironmentName } from "../environments/index.js";
 import { buildApp } from "./app.js";
-import { Testing } from "./platform.js";
+import { scratchDir } from "../scripts/scratch-dir.js";
+import { Testing, type App } from "./platform.js";
 
 const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 
@@ -28,9 +29,17 @@ export interface SynthesizedStack {
   policyDocument(reference: string): Block;
 }
 
+/**
+ * cdktf's Testing.app(), with an outdir this spec file removes when it ends (cdktf's own default,
+ * `cdktf.outdir.*` in the temp folder, is never removed).
+ */
+export function testingApp(): App {
+  return Testing.app({ outdir: scratchDir("cdktf-spec-") });
+}
+
 /** The synthesizer of each stack of one program, built once. */
 function stackSynthesizer(environments: Record<EnvironmentName, EnvironmentConfig>): (name: EnvironmentName) => SynthesizedStack {
-  const { stacks } = buildApp(environments, { projectRoot: PROJECT_ROOT, outdir: Testing.app().outdir, today: SYNTH_TEST_DATE });
+  const { stacks } = buildApp(environments, { projectRoot: PROJECT_ROOT, outdir: testingApp().outdir, today: SYNTH_TEST_DATE });
   return (name) => wrap(JSON.parse(Testing.synth(stacks[name], true)) as Block);
 }
 

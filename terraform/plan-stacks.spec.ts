@@ -3,12 +3,12 @@
  * machine has one), validate and plan, with no AWS credentials. A machine without terraform
  * fails this suite loudly: CI must never pass by skipping it.
  */
-import { mkdtemp, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENT_NAMES, loadEnvironments } from "../environments/index.js";
 import { buildApp } from "../stacks/app.js";
+import { scratchDir } from "../scripts/scratch-dir.js";
 import { SYNTH_TEST_DATE, type Block } from "../stacks/synthesized.js";
 import { OFFLINE_OVERRIDE_FILE } from "./offline-workspace.js";
 import { costSection, costText, dollars } from "./cost-format.js";
@@ -18,7 +18,7 @@ import { planStacks, type StackPlan } from "./plan-stacks.js";
 import { changesFromShowJson, summarizeChanges } from "./plan-summary.js";
 import { TerraformMissingError, terraformVersion } from "./terraform-cli.js";
 
-const synthDir = await mkdtemp(join(tmpdir(), "synth-"));
+const synthDir = scratchDir("synth-");
 let plans: StackPlan[];
 
 beforeAll(async () => {

@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../scripts/scratch-dir.js";
 import { AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION, mirrorCliConfig, resolveProviderMirror } from "./provider-mirror.js";
 
 async function fakeMirror(withProvider: boolean): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "mirror-"));
+  const dir = scratchDir("mirror-");
   if (withProvider) await mkdir(join(dir, AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION), { recursive: true });
   return dir;
 }

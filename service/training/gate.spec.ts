@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scratchDir } from "../../scripts/scratch-dir.js";
 import { type Manifest, sha256 } from "../src/manifest.js";
 import { Model } from "../src/model.js";
 import { INPUT_COLUMNS } from "./data.js";
@@ -87,7 +87,7 @@ describe("quality gate", () => {
   });
 
   it("npm run model:gate exits 0 for the committed model and 1 for a broken one, saying why", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "gate-"));
+    const dir = scratchDir("gate-");
     const bytes = constantModel();
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "model.onnx"), bytes);

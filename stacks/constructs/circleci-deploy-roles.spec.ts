@@ -5,7 +5,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../../environments/index.js";
 import { buildApp } from "../app.js";
-import { SYNTH_TEST_DATE } from "../synthesized.js";
+import { SYNTH_TEST_DATE, testingApp } from "../synthesized.js";
 import { TerraformStack, Testing } from "../platform.js";
 import { CircleciDeployRoles, iamServiceOf, RELEASE_PATH } from "./circleci-deploy-roles.js";
 
@@ -32,7 +32,7 @@ function withOrigin(vcsOrigin: string): EnvironmentConfig {
 }
 
 function synth(config: EnvironmentConfig): Synth {
-  const app = Testing.app();
+  const app = testingApp();
   const stack = new TerraformStack(app, `circleci-${config.name}`);
   new AwsProvider(stack, "aws", { region: config.region });
   new CircleciDeployRoles(stack, "circleci", { config, revisionBucketArn: `arn:aws:s3:::bucket-${config.name}`, releasePath: RELEASE_PATH });
@@ -164,7 +164,7 @@ describe("CircleciDeployRoles", () => {
   });
 
   it("rejects an environment off the release path and a repository that is not owner/name", () => {
-    const app = Testing.app();
+    const app = testingApp();
     const stack = new TerraformStack(app, "bad");
     expect(() => new CircleciDeployRoles(stack, "a", { config: loadEnvironment("prod"), revisionBucketArn: "arn:aws:s3:::b", releasePath: ["dev", "staging"] })).toThrow(
       /prod is not on the release path dev -> staging/,

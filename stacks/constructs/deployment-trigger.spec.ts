@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironment } from "../../environments/index.js";
 import { HANDLER_ENV_VARS } from "../../release/handler.js";
 import { TerraformStack, Testing } from "../platform.js";
+import { testingApp } from "../synthesized.js";
 import { buildHandlerArtifact } from "../../release/handler-artifact.js";
 import { DeploymentTrigger } from "./deployment-trigger.js";
 
@@ -17,7 +18,7 @@ interface Synth {
 }
 
 function stackFor(envName: string, options: { reservedConcurrency?: number } = {}) {
-  const app = Testing.app();
+  const app = testingApp();
   const stack = new TerraformStack(app, `trigger-${envName}`);
   const config = loadEnvironment(envName);
   new AwsProvider(stack, "aws", { region: config.region });
@@ -139,7 +140,7 @@ describe("DeploymentTrigger", () => {
     const code = buildHandlerArtifact({ projectRoot: REPO, directory: BUILD });
     expect(String(only(staging.resource.aws_lambda_function).filename)).toContain(code.sha256);
     // A file that is not the handler is packaged all the same: the construct neither builds nor checks code.
-    const app = Testing.app();
+    const app = testingApp();
     const stack = new TerraformStack(app, "trigger-any-code");
     const config = loadEnvironment("dev");
     new AwsProvider(stack, "aws", { region: config.region });
