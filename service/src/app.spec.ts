@@ -306,33 +306,52 @@ describe("bad requests get a 4xx that names the field and the reason", () => {
   });
 });
 
-describe("the /predict fast path (precompiled check, callbacks, hand-written JSON) answers exactly as the generic path", () => {
-  // "/predict?via=route" takes the generic route(): zod on every body, promises, JSON.stringify.
+describe("one /predict path (precompiled check, callbacks, hand-written JSON), whatever the query string", () => {
+  // Before, "/predict?x=1" took a second, generic route (zod on every body, promises, JSON.stringify); now the path
+  // is routed, not the raw URL, so a query string changes nothing.
   const both = async (body: unknown, contentType?: string) => {
     const headers: Record<string, string> = contentType ? { "content-type": contentType } : {};
-    const [fast, generic] = [await call("POST", "/predict", body, headers), await call("POST", "/predict?via=route", body, headers)];
+    const [plain, query] = [await call("POST", "/predict", body, headers), await call("POST", "/predict?via=query", body, headers)];
     const strip = (r: Res) => ({
       status: r.status,
       json: r.json === undefined ? r.text : { ...r.json, request_id: typeof r.json.request_id },
       contentType: r.headers.get("content-type"),
       connection: r.headers.get("connection"),
     });
-    expect(strip(fast)).toEqual(strip(generic));
-    return { fast, generic };
+    expect(strip(query)).toEqual(strip(plain));
+    return { plain, query };
   };
 
-  it("gives byte-identical 200 answers for single rows, batches and the 1000-row maximum", async () => {
+  it("gives 200 answers byte-identical to JSON.stringify for single rows, batches and the 1000-row maximum", async () => {
     const holdout = holdoutRows().holdout.map(toInstance);
     for (const instances of [[CHEVELLE], holdout, Array.from({ length: 1000 }, (_, i) => ({ ...CHEVELLE, weight: 2000 + i * 3 }))]) {
-      const { fast, generic } = await both({ instances });
-      expect(fast.status).toBe(200);
-      expect(fast.text).toBe(generic.text);
-      expect(fast.text).toBe(JSON.stringify({ predictions: fast.json.predictions, model: fast.json.model }));
+      const { plain, query } = await both({ instances });
+      expect(plain.status).toBe(200);
+      expect(query.text).toBe(plain.text);
+      expect(plain.json.predictions).toHaveLength(instances.length);
+      expect(plain.text).toBe(JSON.stringify({ predictions: plain.json.predictions, model: plain.json.model }));
     }
   });
 
-  it.each(BAD.filter((c) => c.path === undefined))("same status and body for: $name", async (c) => {
+  it.each(BAD.filter((c) => c.path === undefined))("same status and body with a query string for: $name", async (c) => {
     await both(c.body, c.contentType ?? undefined);
+  });
+
+  it("counts /predict?query under the /predict route, not as unmatched", async () => {
+    const svc2 = await startApp();
+    try {
+      for (const path of ["/predict", "/predict?a=1", "/predict?"]) {
+        const res = await fetch(`${svc2.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ instances: [CHEVELLE] }) });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+      const text = await (await fetch(`${svc2.metricsUrl}/metrics`)).text();
+      expect(text).toContain('http_requests_total{route="/predict",method="POST",status="200"} 3');
+      expect(text).toContain('model_rows_predicted_total{endpoint="/predict"} 3');
+      expect(text).not.toMatch(/route="unmatched"/);
+    } finally {
+      await svc2.close();
+    }
   });
 });
 

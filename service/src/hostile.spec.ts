@@ -296,13 +296,13 @@ except Exception as e:
 });
 
 describe("the revision id", () => {
-  it("is in every /predict answer (fast and generic path alike), in KServe infer parameters and in /version", async () => {
+  it("is in every /predict answer (with or without a query string), in KServe infer parameters and in /version", async () => {
     const svc = await startApp({ revisionId: "d-EXAMPLE123" });
     try {
       const post = (path: string) => fetch(`${svc.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: ONE }).then((r) => r.text());
       const fast = await post("/predict");
       expect(JSON.parse(fast)).toMatchObject({ model: { name: "auto-mpg" }, revision: "d-EXAMPLE123" });
-      expect(await post("/predict?via=route")).toBe(fast);
+      expect(await post("/predict?via=query")).toBe(fast);
       expect(((await (await fetch(`${svc.url}/version`)).json()) as { revision: string }).revision).toBe("d-EXAMPLE123");
       const v2 = await fetch(`${svc.url}/v2/models/auto-mpg/infer`, {
         method: "POST",
