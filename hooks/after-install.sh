@@ -28,8 +28,10 @@ write_service_env() {
   {
     cat "$source_file"
     echo "MODEL_DIR=$APP_DIR/app/model"
+    # The service reports which revision it runs (config/revision.env's REVISION_VERSION).
+    echo "REVISION_ID=$REVISION_VERSION"
     if [[ "$SERVICE_MANAGER" == process ]]; then
-      # Local target: loopback only, on the port the runner found free.
+      # Local target: loopback only, on the port the caller found free (LOCAL_PORT).
       echo "HOST=127.0.0.1"
       echo "PORT=${LOCAL_PORT:?local mode needs LOCAL_PORT}"
     fi

@@ -95,6 +95,12 @@ describe("AppSpec validation rejects, naming the field and the reason", () => {
     expect(errorOf(`${VALID}hook:\n  x: 1\n`)).toMatch(/hook/);
   });
 
+  it("an unquoted mode with a leading zero (YAML 1.1 octal: the agent would chmod 0420), and a quoted version", () => {
+    expect(errorOf(`${VALID}permissions:\n  - object: /opt/x\n    mode: 0644\n`)).toMatch(/permissions\[0\]\.mode: 0644 is unquoted: YAML 1\.1 reads a leading zero as octal, so the agent would apply chmod 0420; write mode: "0644"/);
+    expect(parseAppSpec(`${VALID}permissions:\n  - object: /opt/x\n    mode: 644\n`).permissions[0]?.mode).toBe("644");
+    expect(errorOf(VALID.replace("version: 0.0", 'version: "0.0"'))).toMatch(/version[\s\S]*unquoted/);
+  });
+
   it("text that is not YAML, or not a mapping", () => {
     expect(errorOf("version: 0.0\n  os: [linux")).toMatch(/test\.yml is not valid YAML/);
     expect(errorOf("- just\n- a list\n")).toMatch(/must be a mapping/);

@@ -1,12 +1,15 @@
 /**
- * AppSpec (EC2/on-premises) validation with the CodeDeploy agent's rules: version 0.0, os linux,
- * scriptable hook names only, at most 3600 s per lifecycle event, absolute destinations, and,
- * given a bundle directory, every files source and hook script present. Every error names the
- * file, the path inside it and the reason.
+ * AppSpec (EC2/on-premises) validation with the CodeDeploy agent's rules, read as the agent reads
+ * it (YAML 1.1, like Ruby's Psych): version the number 0.0, os linux, scriptable hook names only,
+ * at most 3600 s per lifecycle event, absolute destinations, modes of 1 to 4 octal digits and
+ * never an unquoted one with a leading zero (YAML 1.1 reads 0644 as the number 420, which the
+ * agent applies as chmod 0420), and, given a bundle directory, every files source and hook
+ * script present. Overlapping permission rules are checked against the installed paths in
+ * appspec-permissions.ts. Every error names the file, the path inside it and the reason.
  */
 import { existsSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, YAMLParseError } from "yaml";
 import { z } from "zod";
 
 /** Lifecycle events a revision may script, in the agent's in-place order. */
@@ -46,10 +49,11 @@ const Script = z.strictObject({
 });
 export type AppSpecScript = z.infer<typeof Script>;
 
+// The agent: mode.to_s, padded to 3 digits, at most 4, each 0-7.
 const Mode = z
   .union([z.string(), z.number()])
   .transform((m) => String(m))
-  .refine((m) => /^[0-7]{3,4}$/.test(m), { message: "must be 3 or 4 octal digits, quoted (e.g. \"0644\")" });
+  .refine((m) => /^[0-7]{1,4}$/.test(m), { message: "must be 1 to 4 octal digits, quoted (e.g. \"0644\")" });
 
 const Permission = z.strictObject({
   object: AbsolutePath,
@@ -66,7 +70,8 @@ const Permission = z.strictObject({
 export type AppSpecPermission = z.infer<typeof Permission>;
 
 export const AppSpecSchema = z.strictObject({
-  version: z.union([z.number(), z.string()]).refine((v) => String(v) === "0" || String(v) === "0.0", {
+  // The agent checks [0.0].include?(version): the number, so a quoted "0.0" is refused.
+  version: z.number({ error: "must be 0.0, unquoted (the agent compares the number 0.0; a quoted \"0.0\" is refused)" }).refine((v) => v === 0, {
     message: "must be 0.0 (the only AppSpec version for EC2/on-premises)",
   }),
   os: z.literal("linux", { error: 'must be "linux" (this revision only supports Linux instances)' }),
@@ -106,8 +111,21 @@ export class AppSpecError extends Error {
 /** Parses and validates AppSpec text. `where` names the file in messages. */
 export function parseAppSpec(text: string, where = "appspec.yml"): AppSpec {
   let raw: unknown;
+  const unquotedModes: string[] = [];
   try {
-    raw = parseYaml(text);
+    // YAML 1.1, as the agent's Psych reads it: an unquoted 0644 is octal, yes/no are booleans.
+    const doc = parseDocument(text, { version: "1.1", uniqueKeys: true });
+    if (doc.errors.length) throw doc.errors[0]!;
+    raw = doc.toJS();
+    const permissions = isMap(doc.contents) ? doc.contents.get("permissions", true) : undefined;
+    if (isSeq(permissions)) {
+      permissions.items.forEach((item, i) => {
+        const mode = isMap(item) ? item.get("mode", true) : undefined;
+        if (isScalar(mode) && mode.type === "PLAIN" && typeof mode.source === "string" && /^0\d/.test(mode.source)) {
+          unquotedModes.push(`✖ permissions[${i}].mode: ${mode.source} is unquoted: YAML 1.1 reads a leading zero as octal, so the agent would apply chmod ${String(mode.toJSON()).padStart(4, "0")}; write mode: "${mode.source}"`);
+        }
+      });
+    }
   } catch (e) {
     const detail = e instanceof YAMLParseError ? e.message : String(e);
     throw new AppSpecError(`${where} is not valid YAML: ${detail}`);
@@ -116,7 +134,8 @@ export function parseAppSpec(text: string, where = "appspec.yml"): AppSpec {
     throw new AppSpecError(`${where} is invalid: the document must be a mapping with version, os, files and hooks`);
   }
   const result = AppSpecSchema.safeParse(raw);
-  if (!result.success) throw new AppSpecError(`${where} is invalid:\n${formatIssues(result.error)}`);
+  const problems = [...unquotedModes, ...(result.success ? [] : [formatIssues(result.error)])];
+  if (problems.length || !result.success) throw new AppSpecError(`${where} is invalid:\n${problems.join("\n")}`);
   return result.data as AppSpec;
 }
 

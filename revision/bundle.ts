@@ -16,7 +16,8 @@ import { loadEnvironments, type EnvironmentConfig } from "../environments/index.
 import { resourceNames } from "../environments/names.js";
 import { buildService } from "../service/build.js";
 import { parseManifest } from "../service/src/manifest.js";
-import { parseAppSpec } from "./appspec.js";
+import { AppSpecError, parseAppSpec, type AppSpec } from "./appspec.js";
+import { installedPaths, permissionProblems } from "./appspec-permissions.js";
 import { REVISION_MANIFEST_PATH, type RevisionManifest } from "./revision-manifest.js";
 import { licenseFiles, runtimeFiles } from "./runtime-deps.js";
 import { untrackedSources } from "./untracked-sources.js";
@@ -89,8 +90,9 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
 
   // 1. The AppSpec, checked against the environments: its destinations must be /opt/<project>.
   const appspecText = readSource(options.appspecPath ?? join(repoDir, "appspec.yml")).toString("utf8");
+  let spec: AppSpec | undefined;
   const environments = await timed("environments+appspec", () => {
-    const spec = parseAppSpec(appspecText);
+    spec = parseAppSpec(appspecText);
     const envs = Object.values(loadEnvironments());
     const projects = [...new Set(envs.map((e) => e.project))];
     if (projects.length !== 1) throw new BundleError(`environments disagree on the project name (${projects.join(", ")}): one revision installs one application directory`);
@@ -163,6 +165,10 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
   entries.sort((a, b) => (a.path < b.path ? -1 : 1));
   const duplicates = entries.filter((e, i) => entries[i + 1]?.path === e.path);
   if (duplicates.length) throw new BundleError(`two files claim ${duplicates.map((d) => d.path).join(", ")}`);
+  // The permission rules against what this revision installs, as the agent matches them: a
+  // path matched twice fails the agent's Install step, so it fails here, before any upload.
+  const permissionErrors = permissionProblems(spec!, installedPaths(spec!, [...entries.map((e) => e.path), REVISION_MANIFEST_PATH]));
+  if (permissionErrors.length) throw new AppSpecError(`appspec.yml permissions do not fit this revision:\n${permissionErrors.map((p) => `✖ ${p}`).join("\n")}`);
   // Outside git there is nothing to vouch with: git_commit "unknown" already tells upload to refuse.
   const dirtyReasons = git.commit === "unknown" ? [] : [...git.changes, ...untrackedSources(repoDir, sources)];
   const manifest: RevisionManifest = {

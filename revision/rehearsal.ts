@@ -1,32 +1,43 @@
 /**
  * The local rehearsal (`npm start`): the whole pipeline on this machine, stage by stage, with
  * timings: validate environments -> gate the model -> synth and plan every stack (when terraform
- * is installed) -> build the bundle -> deploy it to a local target with the lifecycle runner ->
- * ssh to it and run make_prediction.sh in its application folder -> summary -> stop the local service.
+ * is installed) -> build the bundle -> boot a local instance (instance.ts; booted in the
+ * background from the start) -> deploy the bundle onto it through the REAL CodeDeploy agent
+ * (each lifecycle event with its time from the agent's logs, the reason from scripts.log when a
+ * hook fails) -> ssh to the instance and `sh make_prediction.sh` in its application folder, as a
+ * user does (instance-ssh.ts) -> summary -> stop the instance.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { loadEnvironments, loadEnvironment } from "../environments/index.js";
 import { resourceNames } from "../environments/names.js";
+import type { AgentLocation } from "./agent-source.js";
+import { bootInstance, type BootedInstance } from "./boot-instance.js";
 import { buildBundle, mb, type BundleResult } from "./bundle.js";
-import { LocalAgent, type DeploymentResult } from "./runner.js";
+import type { ImageNode, ImageSettings } from "./image.js";
+import type { Deployment, LifecycleEventResult } from "./instance.js";
+import { predictOverSsh } from "./instance-ssh.js";
 import { median } from "../scripts/stats.js";
-import { SshHop } from "./ssh-hop.js";
 import { STAGES, TITLES, type StageId } from "./stages.js";
 
 export { STAGES, type StageId } from "./stages.js";
 
 export interface RehearsalOptions {
   readonly repoDir: string;
-  /** The local instance's filesystem root. Outside the repository, so that the deployed service
-   *  cannot resolve a missing package from the repository's node_modules by walking up. */
-  readonly targetDir: string;
-  /** Environment whose deployment group the local deployment pretends to be. */
+  /** The instance: the agent to run, the image's cache, settings and Node.js, container or fallback. */
+  readonly instance: {
+    readonly name: string;
+    readonly agent: AgentLocation;
+    readonly cacheDir: string;
+    readonly node: ImageNode;
+    readonly imageSettings?: ImageSettings;
+    readonly mode?: "auto" | "container" | "namespace";
+  };
+  /** Environment whose deployment group the local deployment is. */
   readonly environment: string;
   readonly skip: readonly StageId[];
-  /** Leave the service running at the end (the stop stage is then skipped). */
+  /** Keep the instance (and the service) running until Ctrl-C instead of stopping it at the end. */
   readonly keepRunning: boolean;
   /** Deploy a revision built with this model directory instead of service/model. */
   readonly modelDir?: string;
@@ -46,9 +57,10 @@ export interface RehearsalResult {
   readonly ok: boolean;
   readonly stages: StageOutcome[];
   readonly bundle?: BundleResult;
-  readonly deployment?: DeploymentResult;
+  readonly deployment?: Deployment;
   readonly prediction?: string;
-  readonly port?: number;
+  /** "container" (systemd path) or "namespace" (the fallback, local path). */
+  readonly instanceKind?: "container" | "namespace";
 }
 
 class StageFailure extends Error {}
@@ -57,29 +69,18 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const stages: StageOutcome[] = [];
   const started = performance.now();
-  const state: { bundle?: BundleResult; deployment?: DeploymentResult; prediction?: string; port?: number } = {};
-  const port = await freeLoopbackPort();
-  // The target needs a valid environment: made on first use, after stage 1 has checked them all.
-  let target: { project: string; group: string; agent: LocalAgent } | undefined;
-  const localTarget = () => {
-    if (target) return target;
-    const config = loadEnvironment(options.environment);
-    const names = resourceNames(config);
-    const agent = new LocalAgent({
-      rootDir: options.targetDir,
-      applicationName: names.application,
-      deploymentGroupName: names.deploymentGroup,
-      hookEnv: { DEPLOY_ROOT: options.targetDir, LOCAL_PORT: String(port) },
-      onStep: (s) => {
-        if (s.phase === "end") out(`    ${s.status === "Succeeded" ? "✔" : s.status === "Skipped" ? "·" : "✖"} ${s.step.padEnd(19)} ${seconds(s.ms).padStart(6)}  ${s.status === "Succeeded" ? (s.detail ?? "") : `${s.status.toLowerCase()}: ${s.detail ?? ""}`}`);
-      },
-      onOutput: (line) => {
-        if (!line.startsWith("Script - ")) out(`      │ ${line.replace(/^\[(stdout|stderr)\]/, "")}`);
-      },
-    });
-    target = { project: config.project, group: names.deploymentGroup, agent };
-    return target;
+  const state: { bundle?: BundleResult; deployment?: Deployment; prediction?: string; instanceKind?: "container" | "namespace" } = {};
+  // The instance boots in the background from the start (building its image on a fresh machine):
+  // the stages before the deployment hide its time.
+  let booting: Promise<BootedInstance> | undefined;
+  let booted: BootedInstance | undefined;
+  const startBoot = () => {
+    if (booting || options.skip.includes("instance")) return;
+    const i = options.instance;
+    booting = bootInstance({ name: i.name, agent: i.agent, cacheDir: i.cacheDir, node: i.node, log: (l) => out(`    ${l}`), ...(i.imageSettings ? { imageSettings: i.imageSettings } : {}), ...(i.mode ? { mode: i.mode } : {}) });
+    booting.then((b) => (booted = b), () => undefined);
   };
+  const names = () => resourceNames(loadEnvironment(options.environment));
 
   const record = (outcome: StageOutcome) => {
     stages.push(outcome);
@@ -137,6 +138,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       const envs = Object.values(loadEnvironments());
       return envs.map((e) => `${e.name} -> group ${resourceNames(e).deploymentGroup}, port ${e.service.port}`).join("; ");
     });
+    startBoot();
     await stage("model-gate", async () => {
       // The model's own tests first (deterministic training, ONNX parity, the gate rejecting broken models).
       await runNpmScript(options.repoDir, "model:test", [], (line) => out(`    │ ${line}`));
@@ -157,31 +159,33 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       out(`    ${Object.entries(b.timingsMs).map(([k, v]) => `${k} ${seconds(v)}`).join(", ")}`);
       return `${b.files} files, ${mb(b.bytes)} (limit 25 MB)`;
     });
+    await stage("instance", async () => {
+      if (!booting) throw new Error("no instance (the environments stage was skipped or failed)");
+      const b = await booting;
+      state.instanceKind = b.instance.kind;
+      const image = b.image ? `image ${b.image.settings.suite}-${b.image.key} (${b.image.cached ? "cached" : `built in ${seconds(b.image.ms)}`}), ` : "";
+      return b.instance.kind === "container"
+        ? `${b.instance.name}: ${image}systemd running ${seconds(b.bootMs)} after boot`
+        : `${b.instance.name}: FALLBACK (private mount namespace, hooks on their local path), ready in ${seconds(b.bootMs)}`;
+    });
     await stage("deploy", async () => {
       if (!state.bundle) throw new Error("no bundle to deploy (the bundle stage was skipped)");
-      const { agent, group } = localTarget();
-      out(`    target ${options.targetDir}, deployment group ${group}, port ${port}`);
-      const d = await agent.deploy(state.bundle.zipPath, { autoRollback: true });
+      if (!booted) throw new Error("no instance to deploy to (the instance stage was skipped)");
+      const group = names().deploymentGroup;
+      out(`    codedeploy-local onto ${booted.instance.name}, application ${names().application}, deployment group ${group}`);
+      const d = await booted.instance.deploy(state.bundle.zipPath, { applicationName: names().application, deploymentGroupName: group });
       state.deployment = d;
-      if (d.status === "Succeeded") {
-        state.port = port;
-        return `deployment ${d.deploymentId} succeeded`;
-      }
-      const rollback = d.rollback;
-      const where = `${d.failure?.step}: ${d.failure?.message} (log: ${d.scriptsLog})`;
-      if (rollback?.status === "Succeeded") {
-        state.port = port;
-        throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; rolled back: deployment ${rollback.deploymentId} redeployed the previous revision, which is serving on 127.0.0.1:${port}`);
-      }
-      if (rollback) throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; the rollback ${rollback.deploymentId} failed too at ${rollback.failure?.step}: ${rollback.failure?.message}`);
-      throw new Error(`deployment ${d.deploymentId} FAILED at ${where}; no previous revision on this target to roll back to`);
+      for (const e of d.events) printEvent(out, e);
+      if (d.status === "Succeeded") return `deployment ${d.deploymentId} succeeded in ${seconds(d.ms)}`;
+      throw new Error(`deployment ${d.deploymentId ?? "(no id)"} FAILED at ${d.failure?.event}${d.scriptsLog ? ` (the agent's log: ${d.scriptsLog} on the instance)` : ""}:\n      ${d.failure?.reason.split("\n").join("\n      ")}`);
     });
     // The plans finish first: the prediction is the rehearsal's last word, and its round trips
-    // are timed without four terraform processes competing for the CPU.
+    // are timed without terraform processes competing for the CPU.
     await finishPlan();
     await stage("predict", async () => {
+      if (!booted || state.deployment?.status !== "Succeeded") throw new Error("nothing deployed to ask");
       // As a user on an instance: ssh in, go to the application folder, sh make_prediction.sh.
-      const { answer, rounds } = await predictOverSsh(join(options.targetDir, "opt", localTarget().project), out);
+      const { answer, rounds } = await predictOverSsh(booted.instance, loadEnvironment(options.environment).project, out);
       state.prediction = answer;
       const mpg = (JSON.parse(answer) as { predictions: number[] }).predictions[0];
       return `${exampleName(options)}: ${mpg?.toFixed(1)} mpg; SSH round trip (connect, run, answer) median ${seconds(median(rounds), 2)} of ${rounds.length}`;
@@ -195,32 +199,41 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     await finishPlan().catch(() => {
       ok = false;
     });
-    if (options.keepRunning && state.port) {
-      out(`\n  the service keeps running on http://127.0.0.1:${state.port} (--keep-running); stop it with npm start -- --stop`);
-    } else {
-      await stage("stop", async () => {
-        if (!target) return "nothing deployed in this run";
-        const s = await target.agent.stop();
-        return s.status === "Skipped" ? `nothing to stop (${s.detail})` : "stopped by the deployed revision's ApplicationStop hook";
-      }).catch(() => {
-        ok = false;
-      });
+    if (options.keepRunning && booted) {
+      out(`\n  ${booted.instance.name} keeps running (--keep-running): Ctrl-C stops it and removes everything`);
+      printSummary(out, stages, state, performance.now() - started);
+      await new Promise<never>(() => {}); // the interrupt handler (cleanup.ts) stops the instance and exits
     }
+    await stage("stop", async () => {
+      // A boot still under way (a stage failed early) is awaited, then stopped: nothing is left running.
+      const b = booted ?? (booting ? await booting.catch(() => undefined) : undefined);
+      if (!b) return "no instance was booted";
+      await b.instance.stop();
+      return `${b.instance.name} and everything it started are gone`;
+    }).catch(() => {
+      ok = false;
+    });
   }
 
-  printSummary(out, stages, state, options, performance.now() - started);
+  printSummary(out, stages, state, performance.now() - started);
   return { ok, stages, ...state };
 }
 
-/** Runs ApplicationStop of whatever the target last deployed (for `npm start -- --stop`). */
-export async function stopTarget(targetDir: string, environment: string): Promise<string> {
-  const names = resourceNames(loadEnvironment(environment));
-  const agent = new LocalAgent({ rootDir: targetDir, applicationName: names.application, deploymentGroupName: names.deploymentGroup, hookEnv: { DEPLOY_ROOT: targetDir } });
-  const s = await agent.stop();
-  return s.status === "Skipped" ? `nothing to stop: ${s.detail}` : "ran the last deployed revision's ApplicationStop: the local service is not running";
+/** One lifecycle event as the agent logged it: mark, name, start time (UTC), duration, and why it failed. */
+function printEvent(out: (l: string) => void, e: LifecycleEventResult): void {
+  const mark = { Succeeded: "✔", Skipped: "·", Failed: "✖" }[e.status];
+  const note = e.status === "Skipped" ? "no scripts" : e.status === "Failed" ? "FAILED" : "";
+  out(`    ${mark} ${e.name.padEnd(19)} ${e.start.toISOString().slice(11, 23)}Z ${seconds(e.end.getTime() - e.start.getTime()).padStart(7)}  ${note}`);
+  if (e.reason) for (const line of e.reason.split("\n")) out(`      │ ${line}`);
 }
 
-function printSummary(out: (l: string) => void, stages: readonly StageOutcome[], state: { bundle?: BundleResult; deployment?: DeploymentResult; prediction?: string }, options: RehearsalOptions, wallMs: number): void {
+/** The example car's name, as make_prediction.sh takes it from the model's manifest. */
+function exampleName(options: RehearsalOptions): string {
+  const manifest = JSON.parse(readFileSync(join(options.modelDir ?? join(options.repoDir, "service/model"), "manifest.json"), "utf8")) as { smoke_test?: { cases?: { name?: string }[] } };
+  return `the example car (${manifest.smoke_test?.cases?.[0]?.name ?? "first smoke case"})`;
+}
+
+function printSummary(out: (l: string) => void, stages: readonly StageOutcome[], state: { bundle?: BundleResult; deployment?: Deployment; prediction?: string; instanceKind?: string }, wallMs: number): void {
   out("\nSummary");
   const ordered = [...stages].sort((a, b) => STAGES.indexOf(a.id) - STAGES.indexOf(b.id));
   for (const s of ordered) out(`  ${{ ok: "✔", skipped: "·", failed: "✖" }[s.status]} ${TITLES[s.id].padEnd(38)} ${seconds(s.ms).padStart(7)}  ${s.status === "ok" ? "" : s.status}`);
@@ -228,53 +241,13 @@ function printSummary(out: (l: string) => void, stages: readonly StageOutcome[],
   if (state.bundle) out(`  revision  ${state.bundle.zipPath} (${mb(state.bundle.bytes)}, sha256 ${state.bundle.sha256.slice(0, 16)}…)`);
   if (state.deployment) {
     const d = state.deployment;
-    out(`  deploy    ${d.deploymentId} ${d.status}${d.rollback ? `; rollback ${d.rollback.deploymentId} ${d.rollback.status}` : ""} on ${options.targetDir}`);
+    out(`  deploy    ${d.deploymentId} ${d.status} by the CodeDeploy agent on a ${state.instanceKind === "container" ? "booted instance (systemd path)" : "FALLBACK mount namespace (local path)"}`);
   }
   if (state.prediction) out(`  answer    ${state.prediction}`);
 }
 
 function seconds(ms: number, digits = 1): string {
   return `${(ms / 1000).toFixed(digits)} s`;
-}
-
-const SSH_ROUND_TRIPS = 5;
-
-/**
- * The prediction as a user makes it on an instance: a real SSH connection to a real sshd (the
- * SSH hop), `cd` to the application folder, `sh make_prediction.sh`. Runs it several times to
- * report the median round trip, and refuses a run whose answer differs from the first.
- */
-export async function predictOverSsh(appDir: string, out: (line: string) => void, rounds = SSH_ROUND_TRIPS): Promise<{ answer: string; rounds: number[] }> {
-  const hop = await SshHop.start();
-  try {
-    const command = `cd '${appDir.replaceAll("'", `'\\''`)}' && sh make_prediction.sh`;
-    out(`    $ ssh -p ${hop.port} ${hop.user}@127.0.0.1    (Debian's sshd on 127.0.0.1, key-only, keys made for this run)`);
-    out(`    $ ${command}`);
-    const times: number[] = [];
-    let answer = "";
-    for (let i = 0; i < rounds; i++) {
-      const r = await hop.run(command);
-      if (r.code !== 0) throw new Error(`ssh ... sh make_prediction.sh exited with ${r.code}: ${(r.stderr || r.stdout).trim()}`);
-      const text = r.stdout.trim();
-      if (i === 0) {
-        answer = text;
-        out(`    ${answer}`);
-      } else if (text !== answer) {
-        throw new Error(`round trip ${i + 1} answered ${text}, the first ${answer}`);
-      }
-      times.push(r.ms);
-    }
-    out(`    round trips: ${times.map((t) => `${Math.round(t)} ms`).join(", ")}`);
-    return { answer, rounds: times };
-  } finally {
-    await hop.stop();
-  }
-}
-
-/** The example car's name, as make_prediction.sh takes it from the model's manifest. */
-function exampleName(options: RehearsalOptions): string {
-  const manifest = JSON.parse(readFileSync(join(options.modelDir ?? join(options.repoDir, "service/model"), "manifest.json"), "utf8")) as { smoke_test?: { cases?: { name?: string }[] } };
-  return `the example car (${manifest.smoke_test?.cases?.[0]?.name ?? "first smoke case"})`;
 }
 
 async function runNpmScript(repoDir: string, script: string, args: string[], onLine: (l: string) => void): Promise<void> {
@@ -316,15 +289,4 @@ function run(command: string, args: string[], env: Record<string, string>, onLin
 
 function onPath(binary: string): boolean {
   return (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, binary)));
-}
-
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }

@@ -1,7 +1,7 @@
 /**
  * A small reader for the zip files the bundler writes (stored or deflated entries, Unix modes,
- * no zip64): enough for the local lifecycle runner to unpack a revision the way the CodeDeploy
- * agent does, and for tests to look inside a bundle, without an unzip binary or a dependency.
+ * no zip64): enough for the tests and the release tools to look inside a bundle, without an
+ * unzip binary or a dependency.
  */
 import { crc32, inflateRawSync } from "node:zlib";
 
