@@ -18,6 +18,7 @@ import { resourceNames } from "../environments/names.js";
 import { aws, ReleaseError, UsageError, type AwsClients } from "./aws.js";
 import { ACTIVE_STATUSES, describeRevision, isSameRevision, recentDeployments, startDeployment, type DeploymentTarget, type S3Revision } from "./deploy.js";
 import { inspectBundle, sha256Base64, sha256Hex } from "./manifest.js";
+import { ClassicLoadBalancer } from "./classic-load-balancer.js";
 import { readLiveFleet } from "./slots.js";
 
 export const METADATA = { gitCommit: "git-commit", modelVersion: "model-version", sha256: "bundle-sha256", promotedFrom: "promoted-from" } as const;
@@ -313,7 +314,7 @@ export async function status(options: { env?: string | undefined; profile?: stri
   const clients = ctx.clientsFor(config, options.profile);
   const names = resourceNames(config);
   ctx.out(`${config.name}: account ${config.accountId}, ${config.region}, ${config.deployment.strategy}`);
-  const fleet = await readLiveFleet(clients, target, { withHealth: true }).catch((error: unknown) => {
+  const fleet = await readLiveFleet(new ClassicLoadBalancer(clients, target.loadBalancer), target.environment, { withHealth: true }).catch((error: unknown) => {
     // AWS failures (credentials, access) stop the command; a confused load balancer is status to show.
     if (!(error instanceof ReleaseError) || error.cause !== undefined) throw error;
     ctx.out(`live slot: unknown (${error.message})`);

@@ -11,9 +11,10 @@ import {
   type DeploymentGroupInfo,
   type DeploymentInfo,
 } from "@aws-sdk/client-codedeploy";
-import { ENVIRONMENT_TAG_KEY, INITIAL_LIVE_SLOT, SLOT_TAG_KEY, SLOTS, type Slot } from "../environments/names.js";
+import { ENVIRONMENT_TAG_KEY, SLOT_TAG_KEY, SLOTS, type Slot } from "../environments/names.js";
 import { aws, ReleaseError, RetryableError, type AwsClients } from "./aws.js";
-import { otherSlot, readLiveFleet, runningInstancesOfSlot } from "./slots.js";
+import { ClassicLoadBalancer } from "./classic-load-balancer.js";
+import { chooseReplacementSlot, runningInstancesOfSlot } from "./slots.js";
 
 export type Strategy = "in-place" | "blue-green";
 
@@ -185,15 +186,13 @@ export async function startDeployment(clients: AwsClients, target: DeploymentTar
   let replacementSlot: Slot | undefined;
   let realignedFrom: Slot | undefined;
   if (target.strategy === "blue-green") {
-    const fleet = await readLiveFleet(clients, target);
     const groupSlot = slotNamedByGroup(group);
-    liveSlot = fleet.liveSlot;
+    // Empty load balancer (first release): the group's original fleet is the slot its tag filters name.
+    ({ liveSlot, replacementSlot } = await chooseReplacementSlot(new ClassicLoadBalancer(clients, target.loadBalancer), target.environment, groupSlot));
     if (liveSlot && groupSlot !== liveSlot) {
       await alignOriginalFleet(clients, target, liveSlot);
       realignedFrom = groupSlot;
     }
-    // Empty load balancer (first release): the group's original fleet is the slot its tag filters name.
-    replacementSlot = otherSlot(liveSlot ?? groupSlot ?? INITIAL_LIVE_SLOT);
     const running = await runningInstancesOfSlot(clients, target.environment, replacementSlot);
     if (running.length === 0) {
       throw new ReleaseError(

@@ -20,6 +20,7 @@ import { DescribeLoadBalancersCommand } from "@aws-sdk/client-elastic-load-balan
 import type { EnvironmentConfig } from "../environments/index.js";
 import { ENVIRONMENT_TAG_KEY, INITIAL_LIVE_SLOT, resourceNames, SLOT_TAG_KEY, SSH_OS_USER, type Slot } from "../environments/names.js";
 import { aws, ReleaseError, UsageError, type AwsClients } from "./aws.js";
+import { ClassicLoadBalancer } from "./classic-load-balancer.js";
 import type { CommandContext } from "./commands.js";
 import { otherSlot, readLiveFleet, runningInstancesOfSlot } from "./slots.js";
 
@@ -152,7 +153,7 @@ export async function chooseInstance(clients: AwsClients, config: EnvironmentCon
     const slot = options.slot ?? "live";
     if (slot !== "live" && slot !== "standby") throw new UsageError(`--slot ${slot}: expected live or standby`);
     if (slot === "standby" && config.deployment.strategy !== "blue-green") throw new UsageError(`${config.name} deploys in place: it has no standby slot (use --slot live or --instance)`);
-    const fleet = await readLiveFleet(clients, { environment: config.name, loadBalancer: names.loadBalancer }, { withHealth: true });
+    const fleet = await readLiveFleet(new ClassicLoadBalancer(clients, names.loadBalancer), config.name, { withHealth: true });
     if (slot === "live") {
       const inService = fleet.instances.filter((i) => i.health === "InService" && i.state === "running");
       if (inService.length === 0) {

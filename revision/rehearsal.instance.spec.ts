@@ -33,7 +33,8 @@ const common = (name: string, lines: string[]) => ({
   environment: "dev",
   // The model's tests and the plans are other suites' work; terraform under a name that does not
   // exist shows the stage says it is skipped rather than vanishing.
-  skip: ["model-gate"] as const,
+  // The blue/green staging stage has its own rehearsal (bluegreen/, .ci/run blue-green).
+  skip: ["model-gate", "staging"] as const,
   terraformCommand: "terraform-not-installed-here",
   keepRunning: false,
   out: (l: string) => lines.push(l),
@@ -47,7 +48,7 @@ describe("npm start through the real CodeDeploy agent", () => {
     expect(result.ok, text).toBe(true);
     expect(result.instanceKind).toBe("container");
     expect(result.stages.map((s) => `${s.id}:${s.status}`)).toEqual([
-      "environments:ok", "model-gate:skipped", "synth-plan:skipped", "bundle:ok", "instance:ok", "deploy:ok", "predict:ok", "stop:ok",
+      "environments:ok", "model-gate:skipped", "synth-plan:skipped", "bundle:ok", "instance:ok", "deploy:ok", "predict:ok", "staging:skipped", "stop:ok",
     ]);
     expect(text).toMatch(/✔ Install\s+\d\d:\d\d:\d\d\.\d{3}Z\s+[\d.]+ s/);
     expect(text).toMatch(/✔ ValidateService\s+\d\d:\d\d:\d\d\.\d{3}Z/);

@@ -115,7 +115,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     record(outcome);
   };
 
-  const stage = async (id: StageId, run: () => Promise<string>) => {
+  const stage = async (id: StageId, run: () => Promise<string | { skipped: string }>) => {
     header(id);
     const t0 = performance.now();
     let outcome: StageOutcome;
@@ -124,7 +124,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     } else {
       try {
         const note = await run();
-        outcome = { id, status: "ok", ms: performance.now() - t0, note };
+        outcome = typeof note === "string" ? { id, status: "ok", ms: performance.now() - t0, note } : { id, status: "skipped", ms: performance.now() - t0, note: note.skipped };
       } catch (e) {
         outcome = { id, status: "failed", ms: performance.now() - t0, note: (e as Error).message };
       }
@@ -189,6 +189,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       state.prediction = answer;
       const mpg = (JSON.parse(answer) as { predictions: number[] }).predictions[0];
       return `${exampleName(options)}: ${mpg?.toFixed(1)} mpg; SSH round trip (connect, run, answer) median ${seconds(median(rounds), 2)} of ${rounds.length}`;
+    });
+    // Staging after dev: the blue/green rehearsal (bluegreen/) releases the same revision.
+    await stage("staging", async () => {
+      const { stagingStage } = await import("../bluegreen/stage.js");
+      return stagingStage({ bundleZip: state.bundle?.zipPath, instance: options.instance, out: (l) => out(`    │ ${l}`) });
     });
     await finishPlan();
   } catch (e) {

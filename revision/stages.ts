@@ -1,5 +1,5 @@
 /** The rehearsal's stages, in pipeline order (kept apart so that the CLI can check its arguments before loading anything heavy). */
-export const STAGES = ["environments", "model-gate", "synth-plan", "bundle", "instance", "deploy", "predict", "stop"] as const;
+export const STAGES = ["environments", "model-gate", "synth-plan", "bundle", "instance", "deploy", "predict", "staging", "stop"] as const;
 export type StageId = (typeof STAGES)[number];
 export const TITLES: Record<StageId, string> = {
   environments: "validate environments",
@@ -9,5 +9,6 @@ export const TITLES: Record<StageId, string> = {
   instance: "boot a local instance",
   deploy: "deploy with the real CodeDeploy agent",
   predict: "ssh in, sh make_prediction.sh on the instance",
+  staging: "staging: blue/green under live traffic",
   stop: "stop the instance",
 };
