@@ -1,21 +1,17 @@
 /** Test helpers (not a spec): a real app on a loopback port, and a real bundled server process. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { pino } from "pino";
 import { type AppOptions, buildApp, type App } from "./app.js";
-import { type Manifest, parseManifest } from "./manifest.js";
+import { exampleCar, type Manifest } from "./manifest.js";
 import { type Instance, Model } from "./model.js";
 
 export const MODEL_DIR = join(import.meta.dirname, "..", "model");
 
-/**
- * The example car: the first smoke-test case of the committed manifest, as make_prediction.sh takes it, so that a
- * retrained model with other smoke cases needs no edit here.
- */
-export const EXAMPLE_CAR: Readonly<Instance> = parseManifest(readFileSync(join(MODEL_DIR, "manifest.json"), "utf8"), MODEL_DIR).smoke_test.cases[0]!.instance;
+/** The example car of the committed model (its manifest's first smoke case). */
+export const EXAMPLE_CAR: Readonly<Instance> = exampleCar(MODEL_DIR);
 
 export interface RunningApp {
   app: App;
