@@ -9,6 +9,9 @@ import { Ajv, type ErrorObject } from "ajv";
 import { parse } from "yaml";
 import { loadEnvironments } from "../environments/index.js";
 import { TRIGGER_RUNTIME } from "../environments/runtime-support.js";
+import { applyReleaseChain, RELEASE_PREREQUISITES, WORKFLOW, type ChainEnvironment } from "./release-chain.js";
+
+export { RELEASE_PREREQUISITES } from "./release-chain.js";
 
 export const REPO = resolve(import.meta.dirname, "..");
 export const CONFIG_PATH = join(REPO, ".circleci", "config.yml");
@@ -20,6 +23,11 @@ export function repositoryRuntimes(): ShippedRuntimes {
     lambdaRuntime: TRIGGER_RUNTIME,
     nvmrc: readFileSync(join(REPO, ".nvmrc"), "utf8").trim(),
   };
+}
+
+/** The promotion path as the pipeline must follow it: environments/declared.ts, in order, with tiers. */
+export function repositoryChain(): ChainEnvironment[] {
+  return Object.values(loadEnvironments()).map(({ name, tier }) => ({ name, tier }));
 }
 
 type Json = Record<string, unknown>;
@@ -34,7 +42,12 @@ export interface WorkflowJob {
   readonly context: string[];
   readonly branchesOnly?: string[];
   readonly branchesIgnore?: string[];
+  /** Arguments for the job's parameters (`env: dev`), as strings. */
+  readonly parameters: Record<string, string>;
 }
+
+/** Keys of a workflow entry that are not job parameters. */
+const ENTRY_KEYS = new Set(["name", "requires", "context", "filters", "type", "matrix", "pre-steps", "post-steps"]);
 
 export interface Config {
   readonly raw: Json;
@@ -54,7 +67,7 @@ export function parseConfig(text: string): Config {
   for (const [name, workflow] of Object.entries(asObject(raw.workflows))) {
     const entries = Array.isArray(asObject(workflow).jobs) ? (asObject(workflow).jobs as unknown[]) : [];
     workflows[name] = entries.map((entry) => {
-      if (typeof entry === "string") return { name: entry, job: entry, requires: [], context: [] };
+      if (typeof entry === "string") return { name: entry, job: entry, requires: [], context: [], parameters: {} };
       const [jobName, settings] = Object.entries(asObject(entry))[0] ?? ["?", {}];
       const s = asObject(settings);
       const branches = asObject(asObject(s.filters).branches);
@@ -66,6 +79,7 @@ export function parseConfig(text: string): Config {
         context: asList(s.context),
         ...(branches.only !== undefined ? { branchesOnly: asList(branches.only) } : {}),
         ...(branches.ignore !== undefined ? { branchesIgnore: asList(branches.ignore) } : {}),
+        parameters: Object.fromEntries(Object.entries(s).filter(([key]) => !ENTRY_KEYS.has(key)).map(([key, value]) => [key, String(value)])),
       };
     });
   }
@@ -76,8 +90,18 @@ export function loadConfig(path = CONFIG_PATH): Config {
   return parseConfig(readFileSync(path, "utf8"));
 }
 
-/** Every shell command a job runs, with reusable commands expanded one level per use. */
-export function jobCommands(config: Config, jobName: string): string[] {
+/** `<< parameters.x >>` in `steps` replaced by the arguments given (a job's from its workflow entry, a command's from its step). */
+function substitute(steps: unknown, args: Record<string, unknown>): unknown {
+  let body = JSON.stringify(steps ?? []);
+  for (const [param, arg] of Object.entries(args)) body = body.replaceAll(`<< parameters.${param} >>`, String(arg).replaceAll('"', '\\"'));
+  return JSON.parse(body);
+}
+
+/**
+ * Every shell command a job runs, with reusable commands expanded one level per use. `args` are the
+ * job's parameters as a workflow entry passes them (a parameterised job means nothing without them).
+ */
+export function jobCommands(config: Config, jobName: string, args: Record<string, string> = {}): string[] {
   const out: string[] = [];
   const visit = (steps: unknown, depth: number): void => {
     if (!Array.isArray(steps) || depth > 5) return;
@@ -91,15 +115,34 @@ export function jobCommands(config: Config, jobName: string): string[] {
         if (key === "run") out.push(typeof value === "string" ? value : String(asObject(value).command ?? ""));
         else if (config.commands[key]) {
           // Substitute the step's parameters so that `<< parameters.x >>` reads as the job uses it.
-          let body = JSON.stringify(config.commands[key].steps ?? []);
-          for (const [param, arg] of Object.entries(asObject(value))) body = body.replaceAll(`<< parameters.${param} >>`, String(arg).replaceAll('"', '\\"'));
-          visit(JSON.parse(body), depth + 1);
+          visit(substitute(config.commands[key].steps, asObject(value)), depth + 1);
         }
       }
     }
   };
-  visit(config.jobs[jobName]?.steps, 0);
+  visit(substitute(config.jobs[jobName]?.steps, args), 0);
   return out;
+}
+
+/** A job as it runs: once per workflow entry (with that entry's arguments), or alone when no workflow runs it. */
+export interface JobRun {
+  /** The workflow entry's name (upload-dev), or the job's name. */
+  readonly label: string;
+  readonly job: string;
+  readonly args: Record<string, string>;
+}
+
+export function jobRuns(config: Config): JobRun[] {
+  const listed = Object.values(config.workflows).flat().filter((entry) => config.jobs[entry.job]);
+  const runs: JobRun[] = listed.map((entry) => ({ label: entry.name, job: entry.job, args: entry.parameters }));
+  for (const job of Object.keys(config.jobs)) if (!listed.some((entry) => entry.job === job)) runs.push({ label: job, job, args: {} });
+  return runs;
+}
+
+/** The steps of a job run, with its arguments substituted. */
+function runSteps(config: Config, run: JobRun): unknown[] {
+  const steps = substitute(config.jobs[run.job]?.steps, run.args);
+  return Array.isArray(steps) ? steps : [];
 }
 
 /** Workflow entries that run a job, by workflow. */
@@ -122,11 +165,11 @@ export function checkJobsExist(config: Config): string[] {
 /** `npm run X` and `npm test` in any job must be scripts of package.json. */
 export function checkNpmScripts(config: Config, scripts: Record<string, string>): string[] {
   const problems: string[] = [];
-  for (const job of Object.keys(config.jobs)) {
-    for (const command of jobCommands(config, job)) {
+  for (const run of jobRuns(config)) {
+    for (const command of jobCommands(config, run.job, run.args)) {
       for (const match of command.matchAll(/\bnpm\s+(?:run(?:-script)?\s+([\w:.-]+)|(test)\b)/g)) {
         const script = match[1] ?? match[2]!;
-        if (!(script in scripts)) problems.push(`${job}: npm run ${script} is not a script in package.json`);
+        if (!(script in scripts)) problems.push(`${run.label}: npm run ${script} is not a script in package.json`);
       }
     }
   }
@@ -148,28 +191,32 @@ export function upstream(list: readonly WorkflowJob[], name: string): Set<string
   return seen;
 }
 
-/** Jobs that change an environment: anything that runs `release -- upload|promote|rollback`. */
+/** Workflow entries that change an environment: anything that runs `release -- upload|promote|rollback`. */
 export function releaseJobs(config: Config): string[] {
-  return Object.keys(config.jobs).filter((job) => jobCommands(config, job).some((c) => /\bnpm run release -- (upload|promote|rollback)\b/.test(c)));
+  return jobRuns(config)
+    .filter((run) => jobCommands(config, run.job, run.args).some((c) => /\bnpm run release -- (upload|promote|rollback)\b/.test(c)))
+    .map((run) => run.label);
 }
 
 /**
- * Release jobs run on main only, after the jobs that prove the change (tests, gate, plan...); the
- * job that promotes to prod waits for an approval.
+ * Release jobs run on main only, after the jobs that prove the change (tests, gate, plan...); a
+ * job that releases to a production-tier environment (`production`, from environments/) waits for an approval.
  */
-export function checkReleaseGates(config: Config, mustFollow: readonly string[]): string[] {
+export function checkReleaseGates(config: Config, mustFollow: readonly string[], production: readonly string[]): string[] {
   const problems: string[] = [];
   const release = new Set(releaseJobs(config));
   if (release.size === 0) problems.push("no job releases anything (npm run release -- upload|promote)");
   for (const { workflow, entry } of entries(config)) {
-    if (!release.has(entry.job)) continue;
+    if (!release.has(entry.name)) continue;
     const where = `${workflow}/${entry.name}`;
     if (JSON.stringify(entry.branchesOnly) !== JSON.stringify(["main"]) || entry.branchesIgnore) problems.push(`${where} must be filtered to branches: only: main`);
     const list = config.workflows[workflow]!;
     const before = upstream(list, entry.name);
     for (const job of mustFollow) if (!before.has(job)) problems.push(`${where} does not wait for ${job}`);
-    const toProd = jobCommands(config, entry.job).some((c) => /\bnpm run release -- (promote\b.*--to prod|upload\b.*--env prod|rollback\b.*--env prod)/.test(c));
-    if (toProd && ![...before].some((name) => list.find((e) => e.name === name)?.type === "approval")) problems.push(`${where} releases to prod without an approval job before it`);
+    const released = jobCommands(config, entry.job, entry.parameters).flatMap((c) => [...c.matchAll(/\bnpm run release -- (?:promote\b.*--to|(?:upload|rollback)\b.*--env) ([\w-]+)/g)].map((m) => m[1]!));
+    for (const target of new Set(released.filter((name) => production.includes(name)))) {
+      if (![...before].some((name) => list.find((e) => e.name === name)?.type === "approval")) problems.push(`${where} releases to ${target} (production) without an approval job before it`);
+    }
   }
   for (const { workflow, entry } of entries(config)) {
     if (entry.type === "approval" && (JSON.stringify(entry.branchesOnly) !== JSON.stringify(["main"]))) problems.push(`${workflow}/${entry.name}: the approval must also be main-only`);
@@ -190,10 +237,11 @@ export function checkOidcJobsHaveContext(config: Config): string[] {
 /** Every --profile/--from-profile/--to-profile a job passes must be a profile the same job configured. */
 export function checkProfiles(config: Config): string[] {
   const problems: string[] = [];
-  for (const job of Object.keys(config.jobs)) {
-    const commands = jobCommands(config, job);
+  for (const run of jobRuns(config)) {
+    const job = run.label;
+    const commands = jobCommands(config, run.job, run.args);
     const configured = new Set<string>();
-    for (const step of (config.jobs[job]?.steps as unknown[] | undefined) ?? []) {
+    for (const step of runSteps(config, run)) {
       const profiles = asObject(asObject(step)["aws-oidc-profiles"]).profiles;
       if (typeof profiles === "string") for (const pair of profiles.split(/\s+/)) configured.add(pair.split("=")[0]!);
     }
@@ -352,8 +400,20 @@ export function checkModelReport(config: Config): string[] {
   return problems;
 }
 
-/** Jobs every release job must wait for. */
-export const RELEASE_PREREQUISITES = ["unit-tests", "model-gate", "plan-review", "lint-typecheck", "synth-validate", "bundle", "shellcheck"] as const;
+/**
+ * The release chain (upload, promotions, approvals) and the plan review's profiles are exactly what
+ * release-chain.ts builds from environments/declared.ts: an environment added, removed or moved
+ * there is a failing check here until `npm run ci:generate` has rewritten config.yml.
+ */
+export function checkReleaseChain(config: Config, chain: readonly ChainEnvironment[]): string[] {
+  const expected = parseConfig(applyReleaseChain(config.text, chain));
+  const describe = (c: Config) => JSON.stringify(c.workflows) + JSON.stringify(c.jobs["plan-review"]);
+  if (describe(expected) === describe(config)) return [];
+  const chainOf = (c: Config) => (c.workflows[WORKFLOW] ?? []).filter((e) => e.job === "upload" || e.job === "promote" || e.type === "approval").map((e) => e.name).join(" -> ");
+  return [
+    `the release chain does not follow environments/declared.ts (${chain.map((e) => `${e.name}: ${e.tier}`).join(", ")}): expected ${chainOf(expected)}, found ${chainOf(config) || "none"} (or different settings); run npm run ci:generate`,
+  ];
+}
 
 /** Schema errors of `document`, one readable line each (instance path, then what is wrong). */
 export function schemaErrors(schema: object, document: unknown): string[] {
@@ -366,12 +426,18 @@ export function schemaErrors(schema: object, document: unknown): string[] {
 }
 
 /** The project's rules, for a config text and the package.json it runs with. */
-export function projectProblems(text: string, packageJson: { scripts?: Record<string, string>; engines?: { node?: string } }, shipped: ShippedRuntimes): string[] {
+export function projectProblems(
+  text: string,
+  packageJson: { scripts?: Record<string, string>; engines?: { node?: string } },
+  shipped: ShippedRuntimes,
+  chain: readonly ChainEnvironment[],
+): string[] {
   const config = parseConfig(text);
   return [
     ...checkJobsExist(config),
+    ...checkReleaseChain(config, chain),
     ...checkNpmScripts(config, packageJson.scripts ?? {}),
-    ...checkReleaseGates(config, RELEASE_PREREQUISITES),
+    ...checkReleaseGates(config, RELEASE_PREREQUISITES, productionOf(chain)),
     ...checkOidcJobsHaveContext(config),
     ...checkProfiles(config),
     ...checkNoSecrets(config),
@@ -381,4 +447,9 @@ export function projectProblems(text: string, packageJson: { scripts?: Record<st
     ...checkArtifacts(config),
     ...checkModelReport(config),
   ];
+}
+
+/** Names of the production-tier environments: releases to them wait for an approval. */
+export function productionOf(chain: readonly ChainEnvironment[]): string[] {
+  return chain.filter((environment) => environment.tier === "production").map((environment) => environment.name);
 }

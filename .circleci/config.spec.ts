@@ -16,20 +16,26 @@ import {
   checkOidcJobsHaveContext,
   checkPinned,
   checkProfiles,
+  checkReleaseChain,
   checkReleaseGates,
   jobCommands,
   parseConfig,
+  productionOf,
   releaseJobs,
+  repositoryChain,
   repositoryRuntimes,
   satisfies,
   schemaErrors,
   upstream,
   type Config,
 } from "./config-checks.js";
+import { applyReleaseChain, CHAIN_MARKER, type ChainEnvironment } from "./release-chain.js";
 
 const TEXT = readFileSync(CONFIG_PATH, "utf8");
 const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string>; engines: { node: string } };
 const SHIPPED = repositoryRuntimes();
+const CHAIN = repositoryChain();
+const PRODUCTION = productionOf(CHAIN);
 
 /** The real config with one edit applied through the YAML document model (so the rest stays as written). */
 function mutated(edit: (doc: ReturnType<typeof parseDocument>) => void): Config {
@@ -74,7 +80,7 @@ describe(".circleci/config.yml", () => {
   });
 
   it("releases only from main, after the tests, the model gate, the plan review and the other checks", () => {
-    expect(checkReleaseGates(config, RELEASE_PREREQUISITES)).toEqual([]);
+    expect(checkReleaseGates(config, RELEASE_PREREQUISITES, PRODUCTION)).toEqual([]);
     const list = config.workflows["build-test-release"]!;
     for (const job of ["upload-dev", "promote-staging", "promote-prod"]) {
       for (const prerequisite of ["unit-tests", "model-gate", "plan-review"]) expect(upstream(list, job).has(prerequisite), `${job} after ${prerequisite}`).toBe(true);
@@ -82,11 +88,11 @@ describe(".circleci/config.yml", () => {
   });
 
   it("catches a release job that runs on every branch or skips the plan review", () => {
-    const anyBranch = mutated((doc) => doc.deleteIn(["workflows", "build-test-release", "jobs", 8, "upload-dev", "filters"]));
-    expect(checkReleaseGates(anyBranch, RELEASE_PREREQUISITES)).toEqual(["build-test-release/upload-dev must be filtered to branches: only: main"]);
-    const noPlan = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 8, "upload-dev", "requires"], ["lint-typecheck", "unit-tests", "shellcheck", "model-gate", "synth-validate", "bundle"]));
+    const anyBranch = mutated((doc) => doc.deleteIn(["workflows", "build-test-release", "jobs", 8, "upload", "filters"]));
+    expect(checkReleaseGates(anyBranch, RELEASE_PREREQUISITES, PRODUCTION)).toEqual(["build-test-release/upload-dev must be filtered to branches: only: main"]);
+    const noPlan = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 8, "upload", "requires"], ["lint-typecheck", "unit-tests", "shellcheck", "model-gate", "synth-validate", "bundle"]));
     // Every later release job waited for the plan only through upload-dev.
-    expect(checkReleaseGates(noPlan, RELEASE_PREREQUISITES)).toEqual([
+    expect(checkReleaseGates(noPlan, RELEASE_PREREQUISITES, PRODUCTION)).toEqual([
       "build-test-release/upload-dev does not wait for plan-review",
       "build-test-release/promote-staging does not wait for plan-review",
       "build-test-release/promote-prod does not wait for plan-review",
@@ -97,8 +103,61 @@ describe(".circleci/config.yml", () => {
     const list = config.workflows["build-test-release"]!;
     expect(list.find((e) => e.name === "approve-prod")).toMatchObject({ type: "approval", branchesOnly: ["main"] });
     expect(list.find((e) => e.name === "promote-prod")!.requires).toEqual(["approve-prod"]);
-    const skipApproval = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 11, "promote-prod", "requires"], ["promote-staging"]));
-    expect(checkReleaseGates(skipApproval, RELEASE_PREREQUISITES)).toEqual(["build-test-release/promote-prod releases to prod without an approval job before it"]);
+    const skipApproval = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 11, "promote", "requires"], ["promote-staging"]));
+    expect(checkReleaseGates(skipApproval, RELEASE_PREREQUISITES, PRODUCTION)).toEqual(["build-test-release/promote-prod releases to prod (production) without an approval job before it"]);
+  });
+
+  it("releases along environments/declared.ts: upload to the first, one parameterised promote job per later one, an approval before production", () => {
+    expect(CHAIN).toEqual([
+      { name: "dev", tier: "development" },
+      { name: "staging", tier: "pre-production" },
+      { name: "prod", tier: "production" },
+    ]);
+    expect(checkReleaseChain(config, CHAIN)).toEqual([]);
+    // config.yml is exactly what the generator writes: regenerating changes no byte.
+    expect(applyReleaseChain(TEXT, CHAIN)).toBe(TEXT);
+    const chain = config.workflows["build-test-release"]!.filter((e) => ["upload", "promote"].includes(e.job) || e.type === "approval");
+    expect(chain.map((e) => [e.name, e.parameters, e.requires, e.context])).toEqual([
+      ["upload-dev", { env: "dev" }, [...RELEASE_PREREQUISITES], ["mpg-model-release"]],
+      ["promote-staging", { from: "dev", to: "staging" }, ["upload-dev"], ["mpg-model-release"]],
+      ["approve-prod", {}, ["promote-staging"], []],
+      ["promote-prod", { from: "staging", to: "prod" }, ["approve-prod"], ["mpg-model-release", "mpg-model-prod"]],
+    ]);
+  });
+
+  it("fails while the pipeline does not follow the list of environments, until ci:generate rewrites it", () => {
+    const withQa: ChainEnvironment[] = [...CHAIN.slice(0, 2), { name: "qa", tier: "pre-production" }, CHAIN[2]!];
+    expect(checkReleaseChain(config, withQa)).toEqual([
+      "the release chain does not follow environments/declared.ts (dev: development, staging: pre-production, qa: pre-production, prod: production): expected upload-dev -> promote-staging -> promote-qa -> approve-prod -> promote-prod, found upload-dev -> promote-staging -> approve-prod -> promote-prod (or different settings); run npm run ci:generate",
+    ]);
+    const generated = parseConfig(applyReleaseChain(TEXT, withQa));
+    expect(checkReleaseChain(generated, withQa)).toEqual([]);
+    expect(checkJobsExist(generated)).toEqual([]);
+    expect(checkReleaseGates(generated, RELEASE_PREREQUISITES, PRODUCTION)).toEqual([]);
+    expect(checkProfiles(generated)).toEqual([]);
+    expect(jobCommands(generated, "plan-review").join("\n")).toContain("plan-qa=PLAN_ROLE_ARN_QA");
+    // Only the chain and the plan profiles line change (lines new to the file listed); every other line stays as written.
+    const changed = applyReleaseChain(TEXT, withQa).split("\n").filter((line) => !TEXT.split("\n").includes(line));
+    expect(changed).toEqual([
+      "          profiles: plan-dev=PLAN_ROLE_ARN_DEV plan-staging=PLAN_ROLE_ARN_STAGING plan-qa=PLAN_ROLE_ARN_QA plan-prod=PLAN_ROLE_ARN_PROD",
+      "          name: promote-qa",
+      "          to: qa",
+      "          requires: [promote-qa]",
+      "          from: qa",
+    ]);
+    // A second production environment gets its own approval and its own restricted context.
+    const twoProd = parseConfig(applyReleaseChain(TEXT, [...CHAIN, { name: "produs", tier: "production" }]));
+    const last = twoProd.workflows["build-test-release"]!.slice(-2);
+    expect(last.map((e) => [e.name, e.requires, e.context])).toEqual([
+      ["approve-produs", ["promote-prod"], []],
+      ["promote-produs", ["approve-produs"], ["mpg-model-release", "mpg-model-produs"]],
+    ]);
+  });
+
+  it("refuses to regenerate over a hand-written entry in the generated part", () => {
+    const handWritten = `${TEXT}      - shellcheck:\n          name: late-check\n`;
+    expect(() => applyReleaseChain(handWritten, CHAIN)).toThrow('config.yml: workflow entry "shellcheck" is below the release-chain line, which npm run ci:generate owns; move it above');
+    expect(() => applyReleaseChain(TEXT.replace(CHAIN_MARKER, "      # release"), CHAIN)).toThrow(/has no line "# The release chain/);
   });
 
   it("gives every job that assumes an AWS role a context (no context, no OIDC token)", () => {
@@ -109,9 +168,13 @@ describe(".circleci/config.yml", () => {
 
   it("passes the release CLI only AWS profiles the same job configured", () => {
     expect(checkProfiles(config)).toEqual([]);
-    const typo = mutatedText((t) => t.replace("--to-profile prod-promote", "--to-profile prod-promot"));
-    expect(checkProfiles(typo)).toEqual(["promote-prod: profile prod-promot is not configured in the job"]);
-    expect(jobCommands(config, "promote-prod").join("\n")).toContain("[profile %s]\\nrole_arn = %s\\nweb_identity_token_file");
+    // The promote job is one definition run per environment: a typo in it breaks every promotion.
+    const typo = mutatedText((t) => t.replace("--to-profile << parameters.to >>-promote", "--to-profile << parameters.to >>-promot"));
+    expect(checkProfiles(typo)).toEqual(["promote-staging: profile staging-promot is not configured in the job", "promote-prod: profile prod-promot is not configured in the job"]);
+    const promoteProd = jobCommands(config, "promote", { from: "staging", to: "prod" }).join("\n");
+    expect(promoteProd).toContain("[profile %s]\\nrole_arn = %s\\nweb_identity_token_file");
+    expect(promoteProd).toContain("for pair in staging-source=PROMOTION_SOURCE_ROLE_ARN_staging prod-promote=PROMOTE_ROLE_ARN_prod; do");
+    expect(promoteProd).toContain("npm run release -- promote --from staging --to prod --from-profile staging-source --to-profile prod-promote");
   });
 
   it("holds no AWS keys, tokens or role ARNs inline", () => {

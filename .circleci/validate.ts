@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "yaml";
-import { CONFIG_PATH, REPO, projectProblems, repositoryRuntimes, schemaErrors } from "./config-checks.js";
+import { CONFIG_PATH, REPO, projectProblems, repositoryChain, repositoryRuntimes, schemaErrors } from "./config-checks.js";
 
 async function main(argv: string[]): Promise<number> {
   const [schemaPath, configPath = CONFIG_PATH] = argv;
@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   const errors = schemaErrors(schema, parse(text));
   for (const e of errors) console.error(`schema: ${e}`);
   const packageJson = JSON.parse(readFileSync(resolve(REPO, "package.json"), "utf8")) as Parameters<typeof projectProblems>[1];
-  const problems = projectProblems(text, packageJson, repositoryRuntimes());
+  const problems = projectProblems(text, packageJson, repositoryRuntimes(), repositoryChain());
   for (const p of problems) console.error(`rule: ${p}`);
   const ok = errors.length === 0 && problems.length === 0;
   console.log(ok ? `${configPath}: valid against ${schemaPath} and the project's pipeline rules` : `${configPath}: ${errors.length} schema error(s), ${problems.length} rule violation(s)`);

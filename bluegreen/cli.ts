@@ -1,14 +1,21 @@
 /**
- * `npm run rehearse:blue-green -- --env staging|prod`: the blue/green rehearsal (rehearsal.ts).
+ * `npm run rehearse:blue-green -- --env <env>`: the blue/green rehearsal (rehearsal.ts) of any
+ * environment of the list (environments/declared.ts) that deploys blue/green.
  * Reads the process environment here, once, and passes it down. Exit 0 when every scenario's
  * verdict is ok, 1 when one is not, 2 for bad arguments.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { loadEnvironments } from "../environments/index.js";
 import { parseScenarios, SCENARIOS, type ScenarioId } from "./scenarios.js";
 
+/** The environments whose releases are blue/green (every pre-production and production tier), in promotion order. */
+const BLUE_GREEN = Object.values(loadEnvironments())
+  .filter((config) => config.deployment.strategy === "blue-green")
+  .map((config) => config.name);
+
 const USAGE = `usage: npm run rehearse:blue-green -- [options]
-  --env NAME          staging (default) or prod: the environment whose release is rehearsed
+  --env NAME          the environment whose release is rehearsed: ${BLUE_GREEN.join(", ")} (default: ${BLUE_GREEN[0]})
   --scenarios LIST    a subset, e.g. 1,2,3,4 (default: all of ${SCENARIOS.join(",")})
   --lb-port PORT      the load balancer's port on 127.0.0.1 (default: a free one)
   --rate N            requests per second through the load balancer during releases (default 250)
@@ -28,7 +35,7 @@ async function main(): Promise<number> {
   try {
     ({ values } = parseArgs({
       options: {
-        env: { type: "string", default: "staging" },
+        env: { type: "string", default: BLUE_GREEN[0] },
         scenarios: { type: "string" },
         "lb-port": { type: "string" },
         rate: { type: "string", default: "250" },
@@ -46,7 +53,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.env !== "staging" && values.env !== "prod") fail(`--env: "${values.env}" is not a blue/green environment; expected staging or prod`);
+  if (!values.env || !BLUE_GREEN.includes(values.env)) fail(`--env: "${values.env}" is not a blue/green environment; expected ${BLUE_GREEN.join(" or ")}`);
   let scenarios: ScenarioId[] = [...SCENARIOS];
   try {
     if (values.scenarios !== undefined) scenarios = parseScenarios(values.scenarios);

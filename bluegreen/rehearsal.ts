@@ -89,7 +89,7 @@ export async function rehearseBlueGreen(o: BlueGreenOptions): Promise<BlueGreenR
   let closeLoadBalancer: () => Promise<void> = async () => {};
   try {
     const config = loadEnvironment(o.environment);
-    if (config.deployment.strategy !== "blue-green") throw new RehearsalError(`environment ${config.name} deploys ${config.deployment.strategy}: the blue/green rehearsal needs a blue-green environment (staging or prod)`);
+    if (config.deployment.strategy !== "blue-green") throw new RehearsalError(`environment ${config.name} deploys ${config.deployment.strategy}: the blue/green rehearsal needs a blue-green environment (a pre-production or production tier)`);
     timings = scaleTimings(config, o.timeScale ?? DEFAULT_TIME_SCALE);
     const names = resourceNames(config);
     out(`blue/green rehearsal of ${config.name}: load balancer ${names.loadBalancer}, deployment group ${names.deploymentGroup}, service port ${config.service.port}`);

@@ -1,9 +1,10 @@
+import { defineEnvironment } from "./define.js";
 import { REPOSITORY } from "./repository.js";
-import type { EnvironmentConfigInput } from "./schema.js";
 
 /** Developers' sandbox: one small instance, in-place deployments, cheapest network. */
-export const dev: EnvironmentConfigInput = {
+export const dev = defineEnvironment({
   name: "dev",
+  tier: "development",
   project: REPOSITORY.project,
   accountId: "111111111111",
   region: "eu-west-1",
@@ -45,4 +46,4 @@ export const dev: EnvironmentConfigInput = {
   logRetentionDays: 14,
   tags: { ...REPOSITORY.tags, Environment: "dev" },
   backend: { type: "local" },
-};
+});

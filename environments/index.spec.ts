@@ -101,6 +101,35 @@ describe("environment configs", () => {
     expect(errorOf(() => parseEnvironment("dev", variant("dev", (c) => (c.fleet.nodeMajorVersion = 25))))).toMatch(/even \(LTS\) Node\.js major[\s\S]*→ at fleet\.nodeMajorVersion/);
   });
 
+  it("applies the rules by tier, not by name", () => {
+    const inPlace = { strategy: "in-place", deploymentConfig: "CodeDeployDefault.AllAtOnce" } as const;
+    // A development-tier staging may deploy in place on one instance; a pre-production dev may not.
+    expect(parseEnvironment("staging", variant("staging", (c) => Object.assign(c, { tier: "development", deployment: inPlace }))).deployment.strategy).toBe("in-place");
+    expect(errorOf(() => parseEnvironment("dev", variant("dev", (c) => (c.tier = "pre-production"))))).toMatch(/dev must deploy blue-green[\s\S]*at deployment\.strategy[\s\S]*dev needs at least 2 instances per slot/);
+    expect(errorOf(() => parseEnvironment("dev", variant("dev", (c) => Object.assign(c, { tier: "staging" }))))).toMatch(/"development"[\s\S]*"pre-production"[\s\S]*"production"[\s\S]*at tier/);
+  });
+
+  it("rejects a tier lower than the one before it on the promotion path", () => {
+    const inputs = { ...DECLARED_ENVIRONMENTS, prod: variant("prod", (c) => (c.tier = "development")) };
+    expect(errorOf(() => parseEnvironments(inputs))).toBe(
+      'environment "prod" is invalid:\n✖ tier development comes after staging\'s tier pre-production on the promotion path (dev -> staging -> prod); tiers never go down along it (environments/declared.ts)\n  → at tier',
+    );
+  });
+
+  it("lists the environments in promotion order, whatever order they are given in", () => {
+    const { prod, staging, dev } = DECLARED_ENVIRONMENTS;
+    expect(Object.keys(parseEnvironments({ prod, dev, staging }))).toEqual(["dev", "staging", "prod"]);
+    expect(Object.values(loadEnvironments()).map((c) => [c.name, c.tier])).toEqual([
+      ["dev", "development"],
+      ["staging", "pre-production"],
+      ["prod", "production"],
+    ]);
+  });
+
+  it("rejects a name that cannot be part of resource names and CI variables", () => {
+    expect(errorOf(() => parseEnvironment("dev", variant("dev", (c) => (c.name = "Dev_1" as "dev"))))).toMatch(/2-10 lowercase letters or digits[\s\S]*at name/);
+  });
+
   it("requires every environment to be declared", () => {
     const { prod: _prod, ...withoutProd } = DECLARED_ENVIRONMENTS;
     expect(errorOf(() => parseEnvironments(withoutProd))).toBe('environment "prod" is not declared');

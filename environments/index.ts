@@ -4,14 +4,23 @@
  */
 import { z } from "zod";
 import { overlaps } from "./cidr.js";
-import { dev } from "./dev.js";
-import { prod } from "./prod.js";
-import { staging } from "./staging.js";
-import { ENVIRONMENT_NAMES, EnvironmentConfigSchema, type EnvironmentConfig, type EnvironmentConfigInput, type EnvironmentName } from "./schema.js";
+import { ENVIRONMENT_LIST } from "./declared.js";
+import { EnvironmentConfigSchema, TIERS, type EnvironmentConfig, type EnvironmentConfigInput, type Tier } from "./schema.js";
 
-export { ENVIRONMENT_NAMES, type EnvironmentConfig, type EnvironmentName } from "./schema.js";
+export { TIERS, type EnvironmentConfig, type Tier } from "./schema.js";
 
-export const DECLARED_ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfigInput>> = { dev, staging, prod };
+/** The declared environments' names, a closed set derived from the one list (declared.ts). */
+export type EnvironmentName = (typeof ENVIRONMENT_LIST)[number]["name"];
+/** Every environment's name, in promotion order. */
+export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = ENVIRONMENT_LIST.map((config) => config.name);
+
+/** The first environment of the promotion path: fresh revisions are uploaded there (and rehearsed by default). */
+export const FIRST_ENVIRONMENT: EnvironmentName = ENVIRONMENT_LIST[0].name;
+
+/** The declared configs by name, in promotion order (object keys keep insertion order). */
+export const DECLARED_ENVIRONMENTS = Object.fromEntries(ENVIRONMENT_LIST.map((config) => [config.name, config])) as {
+  readonly [Name in EnvironmentName]: EnvironmentConfigInput & { readonly name: Name };
+};
 
 export class EnvironmentConfigError extends Error {
   override readonly name = "EnvironmentConfigError";
@@ -41,10 +50,22 @@ export function parseEnvironment(key: string, input: unknown): EnvironmentConfig
  * VPC ranges must not overlap, so that the environments can be peered later.
  */
 export function parseEnvironments(inputs: Readonly<Record<string, unknown>>): Record<EnvironmentName, EnvironmentConfig> {
-  const parsed = Object.entries(inputs).map(([key, input]) => parseEnvironment(key, input));
+  // In promotion order whatever order the inputs came in: the list in declared.ts decides it.
+  const parsed = Object.entries(inputs)
+    .map(([key, input]) => parseEnvironment(key, input))
+    .sort((a, b) => ENVIRONMENT_NAMES.indexOf(a.name as EnvironmentName) - ENVIRONMENT_NAMES.indexOf(b.name as EnvironmentName));
   for (const name of ENVIRONMENT_NAMES) {
     if (!parsed.some((config) => config.name === name)) throw new EnvironmentConfigError(`environment "${name}" is not declared`);
   }
+  // A revision reaches production only through environments held to at least the rules of the one before.
+  parsed.forEach((config, i) => {
+    const previous = parsed[i - 1];
+    if (previous && tierRank(config.tier) < tierRank(previous.tier)) {
+      throw new EnvironmentConfigError(
+        `environment "${config.name}" is invalid:\n✖ tier ${config.tier} comes after ${previous.name}'s tier ${previous.tier} on the promotion path (${ENVIRONMENT_NAMES.join(" -> ")}); tiers never go down along it (environments/declared.ts)\n  → at tier`,
+      );
+    }
+  });
   parsed.forEach((a, i) =>
     parsed.slice(i + 1).forEach((b) => {
       if (overlaps(a.network.vpcCidr, b.network.vpcCidr)) {
@@ -73,8 +94,15 @@ export function parseEnvironments(inputs: Readonly<Record<string, unknown>>): Re
   return Object.fromEntries(parsed.map((config) => [config.name, config])) as Record<EnvironmentName, EnvironmentConfig>;
 }
 
+function tierRank(tier: Tier): number {
+  return TIERS.indexOf(tier);
+}
+
+/** The environments a release passes through, in order (the same as ENVIRONMENT_NAMES). */
+export const RELEASE_PATH: readonly EnvironmentName[] = ENVIRONMENT_NAMES;
+
 let cached: Record<EnvironmentName, EnvironmentConfig> | undefined;
-/** All three environments, validated once per process. */
+/** Every declared environment, validated once per process, in promotion order. */
 export function loadEnvironments(): Record<EnvironmentName, EnvironmentConfig> {
   cached ??= parseEnvironments(DECLARED_ENVIRONMENTS);
   return cached;

@@ -1,9 +1,10 @@
+import { defineEnvironment } from "./define.js";
 import { REPOSITORY } from "./repository.js";
-import type { EnvironmentConfigInput } from "./schema.js";
 
 /** Production: blue/green across three AZs, NAT per AZ so one zone's outage cannot cut egress. */
-export const prod: EnvironmentConfigInput = {
+export const prod = defineEnvironment({
   name: "prod",
+  tier: "production",
   project: REPOSITORY.project,
   accountId: "333333333333",
   region: "eu-west-1",
@@ -51,4 +52,4 @@ export const prod: EnvironmentConfigInput = {
   logRetentionDays: 90,
   tags: { ...REPOSITORY.tags, Environment: "prod" },
   backend: { type: "local" },
-};
+});

@@ -6,9 +6,23 @@
 import { z } from "zod";
 import { contains, isNetworkAddress, overlaps } from "./cidr.js";
 
-export const ENVIRONMENT_NAMES = ["dev", "staging", "prod"] as const;
-export const EnvironmentName = z.enum(ENVIRONMENT_NAMES);
-export type EnvironmentName = z.infer<typeof EnvironmentName>;
+/**
+ * What an environment is for, which decides the rules it must keep. Ordered: along the promotion
+ * path (environments/declared.ts) a tier never comes before a lower one.
+ *   development: a sandbox; may deploy in place on one instance in one zone.
+ *   pre-production, production: blue/green, at least 2 instances per slot in at least 2 zones.
+ *   production: the pipeline also waits for a person's approval before releasing to it.
+ */
+export const TIERS = ["development", "pre-production", "production"] as const;
+export const Tier = z.enum(TIERS);
+export type Tier = z.infer<typeof Tier>;
+
+/**
+ * Environment names go into resource names (the load balancer's allows 32 characters), CircleCI
+ * job names and context variables (DEV_LOAD_BALANCER_DNS): short, lowercase, no separators.
+ * Which names exist is decided by the list in declared.ts, not here.
+ */
+const EnvironmentNameText = z.string().regex(/^[a-z][a-z0-9]{1,9}$/, "must be 2-10 lowercase letters or digits, starting with a letter");
 
 /** Retention values CloudWatch Logs accepts; anything else fails at apply time. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
@@ -68,7 +82,8 @@ const Backend = z.discriminatedUnion("type", [
 
 export const EnvironmentConfigSchema = z
   .strictObject({
-    name: EnvironmentName,
+    name: EnvironmentNameText,
+    tier: Tier,
     /** Prefix of every resource name; short because the load balancer name allows 32 characters. */
     project: z.string().regex(/^[a-z][a-z0-9-]{1,14}[a-z0-9]$/, "must be 3-16 lowercase letters, digits or hyphens"),
     /** The provider refuses to run against any other account: a prod plan cannot land in dev by mistake. */
@@ -208,7 +223,7 @@ export const EnvironmentConfigSchema = z
       issue(["network", "natGateways"], 'instances in private subnets without NAT cannot download Node.js or the CodeDeploy agent: use "single" or "per-az", or an AMI that has them (fleet.amiHasRuntime: true)');
     }
 
-    if (config.name !== "dev") {
+    if (config.tier !== "development") {
       if (config.deployment.strategy !== "blue-green") {
         issue(["deployment", "strategy"], `${config.name} must deploy blue-green so that a bad release never takes the whole fleet down`);
       }

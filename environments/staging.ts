@@ -1,9 +1,10 @@
+import { defineEnvironment } from "./define.js";
 import { REPOSITORY } from "./repository.js";
-import type { EnvironmentConfigInput } from "./schema.js";
 
 /** A production rehearsal: same shape as prod (blue/green, two AZs), smaller and cheaper. */
-export const staging: EnvironmentConfigInput = {
+export const staging = defineEnvironment({
   name: "staging",
+  tier: "pre-production",
   project: REPOSITORY.project,
   accountId: "111111111111",
   region: "eu-west-1",
@@ -50,4 +51,4 @@ export const staging: EnvironmentConfigInput = {
   logRetentionDays: 30,
   tags: { ...REPOSITORY.tags, Environment: "staging" },
   backend: { type: "local" },
-};
+});

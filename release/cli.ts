@@ -8,6 +8,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { ENVIRONMENT_NAMES } from "../environments/index.js";
 import { createClients, ReleaseError, UsageError } from "./aws.js";
 import { environment, promote, rollback, status, upload, watch, type CommandContext } from "./commands.js";
 import { predict, ssh, type ProcessContext } from "./ssh.js";
@@ -36,7 +37,7 @@ export const USAGE = `usage: npm run release -- <command> [options]
            the application folder of an instance; --via lb sends it through the load balancer;
            --car: a car as JSON (default: the model's example car)
 
-environments: dev, staging, prod. Credentials: the default AWS chain, or --profile.`;
+environments: ${ENVIRONMENT_NAMES.join(", ")} (in promotion order). Credentials: the default AWS chain, or --profile.`;
 
 /** "90s", "30m", "2h" or plain seconds. */
 export function parseDuration(text: string, flag: string): number {

@@ -7,12 +7,12 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ENVIRONMENT_NAMES } from "../environments/schema.js";
+import { ENVIRONMENT_NAMES, FIRST_ENVIRONMENT } from "../environments/index.js";
 import { STAGES, type StageId } from "./stages.js";
 
 const SKIPPABLE = STAGES.filter((s) => s !== "stop");
 const USAGE = `usage: npm start [-- options]
-  --env NAME          deployment group to rehearse: dev (default), staging or prod
+  --env NAME          deployment group to rehearse: ${ENVIRONMENT_NAMES.join(", ")} (default: ${FIRST_ENVIRONMENT})
   --skip STAGE        skip a stage (repeatable): ${SKIPPABLE.join(", ")}
   --model-dir DIR     deploy a revision built with this model instead of service/model
   --keep-running      keep the instance running until Ctrl-C
@@ -30,7 +30,7 @@ async function main(): Promise<number> {
   try {
     ({ values } = parseArgs({
       options: {
-        env: { type: "string", default: "dev" },
+        env: { type: "string", default: FIRST_ENVIRONMENT },
         skip: { type: "string", multiple: true, default: [] },
         "model-dir": { type: "string" },
         "keep-running": { type: "boolean", default: false },

@@ -1,5 +1,6 @@
-import type { EnvironmentConfig, EnvironmentName } from "../environments/index.js";
+import { ENVIRONMENT_NAMES, type EnvironmentConfig, type EnvironmentName } from "../environments/index.js";
 import { assertRuntimesSupported, TRIGGER_RUNTIME, type ShippedRuntime } from "../environments/runtime-support.js";
+import { buildHandlerArtifact } from "../release/handler-artifact.js";
 import { EnvironmentStack } from "./environment-stack.js";
 import { App } from "./platform.js";
 
@@ -11,7 +12,7 @@ export interface BuiltApp {
 }
 
 export interface BuildAppOptions {
-  /** The repository root: the stacks package code from it (the deployment trigger's handler). */
+  /** The repository root: the deployment trigger's handler is bundled from it (release/handler-artifact.ts). */
   readonly projectRoot: string;
   /** Where to write the synthesized stacks; cdktf's default (cdktf.out, or CDKTF_OUTDIR) otherwise. */
   readonly outdir?: string;
@@ -28,16 +29,15 @@ function shippedRuntimes(environments: Record<EnvironmentName, EnvironmentConfig
 }
 
 /**
- * The whole program: one stack per environment, named exactly after it (`cdktf deploy dev`).
+ * The whole program: one stack per environment of the list (environments/declared.ts), in its
+ * order, named exactly after it (`cdktf deploy dev`).
  * Refuses (RuntimeSupportError) to build stacks that ship a runtime past its end of support.
  */
 export function buildApp(environments: Record<EnvironmentName, EnvironmentConfig>, options: BuildAppOptions): BuiltApp {
   const warnings = assertRuntimesSupported(shippedRuntimes(environments), options.today);
   const app = new App(options.outdir ? { outdir: options.outdir } : {});
-  const stacks = {
-    dev: new EnvironmentStack(app, environments.dev, options.projectRoot),
-    staging: new EnvironmentStack(app, environments.staging, options.projectRoot),
-    prod: new EnvironmentStack(app, environments.prod, options.projectRoot),
-  };
+  // Once for every stack, here rather than in the construct: constructs build and write nothing.
+  const triggerCode = buildHandlerArtifact({ projectRoot: options.projectRoot });
+  const stacks = Object.fromEntries(ENVIRONMENT_NAMES.map((name) => [name, new EnvironmentStack(app, environments[name], triggerCode)])) as Record<EnvironmentName, EnvironmentStack>;
   return { app, stacks, warnings };
 }

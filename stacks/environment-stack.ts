@@ -1,6 +1,7 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import type { Construct } from "constructs";
-import type { EnvironmentConfig } from "../environments/index.js";
+import { RELEASE_PATH, type EnvironmentConfig } from "../environments/index.js";
+import type { HandlerArtifact } from "../release/handler-artifact.js";
 import { INITIAL_LIVE_SLOT, resourceNames, SLOTS, type Slot } from "../environments/names.js";
 import { CircleciDeployRoles } from "./constructs/circleci-deploy-roles.js";
 import { CodeDeployDeployment } from "./constructs/codedeploy-deployment.js";
@@ -31,8 +32,8 @@ export class EnvironmentStack extends TerraformStack {
   public readonly circleci: CircleciDeployRoles;
   public readonly instanceConnect: InstanceConnectEndpoint;
 
-  /** `projectRoot` is where the release code the stack packages (the trigger's handler) lives. */
-  constructor(scope: Construct, config: EnvironmentConfig, projectRoot: string) {
+  /** `triggerCode` is the deployment trigger's package, built once by the app for every stack. */
+  constructor(scope: Construct, config: EnvironmentConfig, triggerCode: HandlerArtifact) {
     super(scope, config.name);
     const names = resourceNames(config);
 
@@ -131,7 +132,7 @@ export class EnvironmentStack extends TerraformStack {
     // A new revision under this environment's prefix starts its deployment.
     this.trigger = new DeploymentTrigger(this, "deployment-trigger", {
       config,
-      projectRoot,
+      code: triggerCode,
       revisionBucketId: this.revisions.bucket.id,
       revisionBucketArn: this.revisions.bucket.arn,
     });
@@ -139,6 +140,7 @@ export class EnvironmentStack extends TerraformStack {
     // What CircleCI may do here, through OIDC: plan on any branch; upload or promote from main.
     this.circleci = new CircleciDeployRoles(this, "circleci", {
       config,
+      releasePath: RELEASE_PATH,
       revisionBucketArn: this.revisions.bucket.arn,
     });
 

@@ -3,7 +3,7 @@
  * type, and follow the `${aws_x.y.attr}` references cdktf writes between them.
  */
 import { resolve } from "node:path";
-import type { EnvironmentConfig, EnvironmentName } from "../environments/index.js";
+import { ENVIRONMENT_NAMES, type EnvironmentConfig, type EnvironmentName } from "../environments/index.js";
 import { buildApp } from "./app.js";
 import { Testing } from "./platform.js";
 
@@ -37,7 +37,7 @@ function stackSynthesizer(environments: Record<EnvironmentName, EnvironmentConfi
 /** Every stack of one program. */
 export function synthesizeStacks(environments: Record<EnvironmentName, EnvironmentConfig>): Record<EnvironmentName, SynthesizedStack> {
   const synth = stackSynthesizer(environments);
-  return { dev: synth("dev"), staging: synth("staging"), prod: synth("prod") };
+  return Object.fromEntries(ENVIRONMENT_NAMES.map((name) => [name, synth(name)])) as Record<EnvironmentName, SynthesizedStack>;
 }
 
 export function synthesizeStack(environments: Record<EnvironmentName, EnvironmentConfig>, name: EnvironmentName): SynthesizedStack {

@@ -3,16 +3,16 @@ import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-con
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
 import { Construct } from "constructs";
-import type { EnvironmentConfig, EnvironmentName } from "../../environments/index.js";
+import { RELEASE_PATH, type EnvironmentConfig } from "../../environments/index.js";
 import { resourceNames, type ResourceNames } from "../../environments/names.js";
 import { partitionOf } from "./aws-partition.js";
 import { policyDocument } from "./policy-document.js";
 
 /**
- * The order releases travel in: the first environment receives fresh bundles (upload), every
- * later one receives the exact object that succeeded in the one before it (promote).
+ * The order releases travel in (environments/declared.ts): the first environment receives fresh
+ * bundles (upload), every later one receives the exact object that succeeded in the one before it (promote).
  */
-export const RELEASE_PATH: readonly EnvironmentName[] = ["dev", "staging", "prod"];
+export { RELEASE_PATH };
 
 /** The only branch whose pipelines may release. */
 export const RELEASE_BRANCH_REF = "refs/heads/main";
@@ -20,18 +20,21 @@ export const RELEASE_BRANCH_REF = "refs/heads/main";
 /** CircleCI user ids are UUIDs: 36 single-character wildcards match one and nothing longer (see trust policy notes). */
 const UUID_PATTERN = "????????-????-????-????-????????????";
 
+/** What the roles are built from: names, account, region, CircleCI ids and the state backend; nothing else of the config. */
+export type DeployRolesEnvironment = Pick<EnvironmentConfig, "name" | "project" | "accountId" | "region" | "ci" | "backend">;
+
 export interface CircleciDeployRolesProps {
   /**
-   * The environment's validated config: account, region, project, CircleCI ids, state backend, and
-   * `ci.vcsOrigin`, the repository exactly as it appears in the token's `oidc.circleci.com/vcs-origin`
-   * claim (e.g. `github.com/acme/mpg-model`). It is pinned in the release roles' trust policies:
-   * without it a branch named `x/vcs-ref/refs/heads/main` could match a `*` and pass for main.
+   * The environment: account, region, project, CircleCI ids, state backend, and `ci.vcsOrigin`, the
+   * repository exactly as it appears in the token's `oidc.circleci.com/vcs-origin` claim (e.g.
+   * `github.com/acme/mpg-model`). It is pinned in the release roles' trust policies: without it a
+   * branch named `x/vcs-ref/refs/heads/main` could match a `*` and pass for main.
    */
-  readonly config: EnvironmentConfig;
+  readonly config: DeployRolesEnvironment;
   /** ARN of this environment's revision bucket (the upload and promote roles write under its release prefix). */
   readonly revisionBucketArn: string;
-  /** Defaults to RELEASE_PATH; tests pass their own. */
-  readonly releasePath?: readonly EnvironmentName[];
+  /** The promotion path (environments' RELEASE_PATH): the environment's place on it decides its release roles. */
+  readonly releasePath: readonly string[];
 }
 
 /**
@@ -65,7 +68,7 @@ export class CircleciDeployRoles extends Construct {
   constructor(scope: Construct, id: string, props: CircleciDeployRolesProps) {
     super(scope, id);
     const { config } = props;
-    const path = props.releasePath ?? RELEASE_PATH;
+    const path = props.releasePath;
     const position = path.indexOf(config.name);
     if (position < 0) throw new Error(`environment ${config.name} is not on the release path ${path.join(" -> ")}`);
     // The schema checks this too; the trust policy is a security boundary, so the construct refuses
@@ -187,7 +190,7 @@ function putRevisionStatement(bucketArn: string, names: ResourceNames, sid: stri
   };
 }
 
-function codedeployArns(config: EnvironmentConfig, names: ResourceNames, partition: string) {
+function codedeployArns(config: DeployRolesEnvironment, names: ResourceNames, partition: string) {
   const base = `arn:${partition}:codedeploy:${config.region}:${config.accountId}`;
   return {
     application: `${base}:application:${names.application}`,
@@ -197,7 +200,7 @@ function codedeployArns(config: EnvironmentConfig, names: ResourceNames, partiti
 }
 
 /** Enough to find deployments of this environment's group and read their outcome and revision. */
-function deploymentHistoryStatements(config: EnvironmentConfig, names: ResourceNames, partition: string): DataAwsIamPolicyDocumentStatement[] {
+function deploymentHistoryStatements(config: DeployRolesEnvironment, names: ResourceNames, partition: string): DataAwsIamPolicyDocumentStatement[] {
   const arns = codedeployArns(config, names, partition);
   return [
     {
@@ -216,7 +219,7 @@ function deploymentHistoryStatements(config: EnvironmentConfig, names: ResourceN
 }
 
 /** What `release watch` reads: the deployment, its instances' lifecycle events, and the load balancer's view. */
-function watchStatements(config: EnvironmentConfig, names: ResourceNames, partition: string): DataAwsIamPolicyDocumentStatement[] {
+function watchStatements(config: DeployRolesEnvironment, names: ResourceNames, partition: string): DataAwsIamPolicyDocumentStatement[] {
   const arns = codedeployArns(config, names, partition);
   return [
     ...deploymentHistoryStatements(config, names, partition),
@@ -274,7 +277,7 @@ export function iamServiceOf(resourceType: string): string | undefined {
  * The cost of a scoped list is upkeep when the stacks gain a resource type; the spec makes that
  * visible (every synthesized resource type must map to a covered service).
  */
-function planStatements(config: EnvironmentConfig, names: ResourceNames, partition: string): DataAwsIamPolicyDocumentStatement[] {
+function planStatements(config: DeployRolesEnvironment, names: ResourceNames, partition: string): DataAwsIamPolicyDocumentStatement[] {
   const account = config.accountId;
   const region = config.region;
   const prefix = names.prefix;

@@ -1,6 +1,3 @@
-import { readFileSync } from "node:fs";
-import { unzipSync } from "fflate";
-import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket/index.js";
@@ -8,7 +5,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadEnvironment } from "../../environments/index.js";
 import { HANDLER_ENV_VARS } from "../../release/handler.js";
 import { TerraformStack, Testing } from "../platform.js";
-import { bundleHandler, DeploymentTrigger } from "./deployment-trigger.js";
+import { buildHandlerArtifact } from "../../release/handler-artifact.js";
+import { DeploymentTrigger } from "./deployment-trigger.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const BUILD = join(REPO, ".tmp/deployment-trigger-spec");
@@ -24,7 +22,7 @@ function stackFor(envName: string, options: { reservedConcurrency?: number } = {
   const config = loadEnvironment(envName);
   new AwsProvider(stack, "aws", { region: config.region });
   const bucket = new S3Bucket(stack, "revisions", { bucket: `mpg-model-${envName}-revisions-${config.accountId}-${config.region}` });
-  const trigger = new DeploymentTrigger(stack, "trigger", { config, revisionBucketId: bucket.id, revisionBucketArn: bucket.arn, projectRoot: REPO, buildDirectory: BUILD, ...options });
+  const trigger = new DeploymentTrigger(stack, "trigger", { config, revisionBucketId: bucket.id, revisionBucketArn: bucket.arn, code: buildHandlerArtifact({ projectRoot: REPO, directory: BUILD }), ...options });
   return { stack, trigger, config };
 }
 
@@ -115,12 +113,12 @@ describe("DeploymentTrigger", () => {
       expect(trust).toMatchObject({ actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }], condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111111111111"] }] });
     });
 
-    it("allows no wildcard actions, and a wildcard resource only for the Describe calls that have no resource-level permissions", () => {
+    // Wildcards in general: stacks/rules/no-wildcard-actions.ts, applied to every stack.
+    it("uses resource * only to find the live slot, with the two Describe calls that have no resource-level permissions", () => {
       for (const s of [staging, dev]) {
-        for (const statement of statements(s)) {
-          expect(statement.actions.every((a) => !a.includes("*"))).toBe(true);
-          if (statement.resources.includes("*")) expect(statement.actions.sort()).toEqual(["ec2:DescribeInstances", "elasticloadbalancing:DescribeLoadBalancers"]);
-        }
+        expect(statements(s).filter((statement) => statement.resources.includes("*")).map((statement) => [statement.sid, [...statement.actions].sort()])).toEqual([
+          ["ReadWhichSlotIsLive", ["ec2:DescribeInstances", "elasticloadbalancing:DescribeLoadBalancers"]],
+        ]);
       }
     });
 
@@ -137,35 +135,17 @@ describe("DeploymentTrigger", () => {
     });
   });
 
-  it("bundles the handler deterministically into a zip of index.js alone, without the AWS SDK or absolute paths", () => {
-    const dir = join(REPO, ".tmp/deployment-trigger-determinism");
-    const { zip } = bundleHandler(REPO, dir);
-    const first = readFileSync(join(dir, "index.js"));
-    const packaged = unzipSync(readFileSync(zip));
-    expect(Object.keys(packaged)).toEqual(["index.js"]);
-    expect(Buffer.from(packaged["index.js"]!).equals(first)).toBe(true);
-    // A second build elsewhere zips to the same bytes: the asset hash depends on the code only.
-    const again = bundleHandler(REPO, join(REPO, ".tmp/deployment-trigger-determinism-2"));
-    expect(readFileSync(again.zip).equals(readFileSync(zip))).toBe(true);
-    expect(first.toString()).not.toContain(REPO);
-    expect(first.toString()).toMatch(/require\("@aws-sdk\/client-codedeploy"\)/);
-    expect(first.length).toBeLessThan(200_000);
-    // Same sources, same asset: plans stay stable across synths.
-    const hash = (s: Synth) => String(only(s.resource.aws_lambda_function).filename);
-    expect(hash(synth("staging"))).toBe(hash(staging));
-  });
-
-  it("ships a bundle that loads and answers an S3 event on its own (no project files needed)", async () => {
-    bundleHandler(REPO, BUILD);
-    const require = createRequire(join(BUILD, "index.js"));
-    const env = { ENVIRONMENT_NAME: "dev", DEPLOY_REGION: "eu-west-1", APPLICATION_NAME: "a", DEPLOYMENT_GROUP_NAME: "g", LOAD_BALANCER_NAME: "lb", DEPLOYMENT_STRATEGY: "in-place", RELEASE_PREFIX: "releases/dev/", REVISION_BUCKET: "b" };
-    Object.assign(process.env, env);
-    try {
-      const bundled = require("./index.js") as { handler: (event: unknown) => Promise<{ outcome: string; reason?: string }[]> };
-      const results = await bundled.handler({ Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: "b" }, object: { key: "releases/dev/readme.txt", versionId: "v1" } } }] });
-      expect(results).toEqual([{ outcome: "ignored", key: "releases/dev/readme.txt", reason: "key does not end in .zip: only zip bundles are revisions" }]);
-    } finally {
-      for (const name of Object.keys(env)) delete process.env[name];
-    }
+  it("packages the artifact it is given, under that artifact's hash, and writes nothing itself", () => {
+    const code = buildHandlerArtifact({ projectRoot: REPO, directory: BUILD });
+    expect(String(only(staging.resource.aws_lambda_function).filename)).toContain(code.sha256);
+    // A file that is not the handler is packaged all the same: the construct neither builds nor checks code.
+    const app = Testing.app();
+    const stack = new TerraformStack(app, "trigger-any-code");
+    const config = loadEnvironment("dev");
+    new AwsProvider(stack, "aws", { region: config.region });
+    const bucket = new S3Bucket(stack, "revisions", { bucket: "b" });
+    new DeploymentTrigger(stack, "trigger", { config, revisionBucketId: bucket.id, revisionBucketArn: bucket.arn, code: { zipPath: join(REPO, "package.json"), sha256: "0123abcd" } });
+    const fn = only((JSON.parse(Testing.synth(stack)) as Synth).resource.aws_lambda_function);
+    expect(String(fn.filename)).toMatch(/0123abcd\/package\.json$/);
   });
 });

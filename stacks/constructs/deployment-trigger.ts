@@ -1,5 +1,3 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group/index.js";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
@@ -9,8 +7,6 @@ import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission/inde
 import { S3BucketNotification } from "@cdktf/provider-aws/lib/s3-bucket-notification/index.js";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue/index.js";
 import { Construct } from "constructs";
-import { buildSync } from "esbuild";
-import { zipSync } from "fflate";
 import type { EnvironmentConfig } from "../../environments/index.js";
 import { TRIGGER_RUNTIME } from "../../environments/runtime-support.js";
 import { resourceNames } from "../../environments/names.js";
@@ -18,16 +14,15 @@ import { AssetType, TerraformAsset } from "../platform.js";
 import { partitionOf } from "./aws-partition.js";
 import { policyDocument, serviceTrustPolicy } from "./policy-document.js";
 
-/** The handler is compiled for exactly the Node.js its Lambda runtime runs. */
-const TRIGGER_ESBUILD_TARGET = TRIGGER_RUNTIME.replace(/^nodejs(\d+)\.x$/, "node$1");
-
 export interface DeploymentTriggerProps {
   /**
    * The environment's validated config. Names (function, application, group, load balancer,
    * release prefix) come from resourceNames(config); account and region build every ARN, so
    * nothing is looked up from AWS at synth time; strategy and log retention come from it too.
    */
-  readonly config: Pick<EnvironmentConfig, "name" | "project" | "accountId" | "region" | "deployment" | "logRetentionDays">;
+  readonly config: Pick<EnvironmentConfig, "name" | "project" | "accountId" | "region" | "logRetentionDays"> & {
+    readonly deployment: Pick<EnvironmentConfig["deployment"], "strategy" | "deploymentConfig">;
+  };
   /** Name (aws_s3_bucket.id) of the environment's versioned revision bucket; the notification is attached to it. */
   readonly revisionBucketId: string;
   /** ARN of the same bucket: the invoke permission is limited to it (source_arn). */
@@ -38,80 +33,11 @@ export interface DeploymentTriggerProps {
    * unreserved executions; a fresh account with a quota of 10 cannot reserve any.
    */
   readonly reservedConcurrency?: number;
-  /** The repository root, where release/handler.ts lives: passed down from main.ts, which knows where it is. */
-  readonly projectRoot: string;
-  /** Where the bundled handler is written before cdktf archives it; default <projectRoot>/.tmp/deployment-trigger. */
-  readonly buildDirectory?: string;
-}
-
-/** Write-then-rename: parallel synths (test workers) never see half a file. */
-function writeAtomically(path: string, data: Uint8Array): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, data);
-  renameSync(temporary, path);
-}
-
-/** Every entry of the deployment package gets this time: the same code always zips to the same bytes. */
-const ZIP_ENTRY_TIME = new Date("2020-01-01T00:00:00Z");
-
-/** Writes `data` unless the file already holds exactly it, so unchanged output keeps its mtime. */
-function writeIfChanged(path: string, data: Uint8Array): void {
-  let current: Buffer | undefined;
-  try {
-    current = readFileSync(path);
-  } catch {
-    current = undefined;
-  }
-  if (!current?.equals(data)) writeAtomically(path, data);
-}
-
-export interface HandlerBundle {
-  /** Holds index.js (and a package.json saying CommonJS), loadable as it is. */
-  readonly directory: string;
-  /** The Lambda deployment package: index.js alone, deterministic bytes. */
-  readonly zip: string;
-}
-
-const built = new Map<string, HandlerBundle>();
-/**
- * Bundles release/handler.ts into `directory`/index.js and zips it, once per process (all
- * stacks share it). The AWS SDK stays external (the nodejs22.x runtime ships SDK v3, 3.9xx at the time of writing), which
- * keeps the bundle small and the build fast. Output is byte-stable for the same sources (no
- * timestamps, paths relative to the repo) and only rewritten when it changes, so the asset
- * hash and the plan stay stable. Zipping here, in-process, rather than with cdktf's ARCHIVE
- * assets, which spawn a process per stack and cost about a third of a second each.
- */
-export function bundleHandler(projectRoot: string, directory: string): HandlerBundle {
-  const cached = built.get(directory);
-  if (cached) return cached;
-  const entry = join(projectRoot, "release/handler.ts");
-  const result = buildSync({
-    entryPoints: [entry],
-    absWorkingDir: projectRoot,
-    bundle: true,
-    platform: "node",
-    target: TRIGGER_ESBUILD_TARGET,
-    // CommonJS: require() finds the runtime's SDK through NODE_PATH; no package.json needed in the zip.
-    format: "cjs",
-    external: ["@aws-sdk/*"],
-    minify: false,
-    legalComments: "none",
-    sourcemap: false,
-    write: false,
-    logLevel: "silent",
-  });
-  const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error(`esbuild produced no output for ${entry}`);
-  mkdirSync(directory, { recursive: true });
-  writeIfChanged(join(directory, "index.js"), code);
-  // Says "CommonJS" wherever the directory sits (the repo's own package.json says "module").
-  const manifest = join(directory, "package.json");
-  if (!existsSync(manifest)) writeAtomically(manifest, Buffer.from('{ "type": "commonjs" }\n'));
-  const zip = join(directory, "handler.zip");
-  writeIfChanged(zip, zipSync({ "index.js": [code, { level: 9, mtime: ZIP_ENTRY_TIME }] }));
-  const bundle = { directory, zip };
-  built.set(directory, bundle);
-  return bundle;
+  /**
+   * The handler's deployment package (release/handler-artifact.ts), built once by the app for every
+   * stack: its path, and its sha256 as the asset hash. The construct only refers to it.
+   */
+  readonly code: { readonly zipPath: string; readonly sha256: string };
 }
 
 /**
@@ -213,10 +139,7 @@ export class DeploymentTrigger extends Construct {
       ]).json,
     });
 
-    const asset = new TerraformAsset(this, "code", {
-      path: bundleHandler(props.projectRoot, props.buildDirectory ?? join(props.projectRoot, ".tmp/deployment-trigger")).zip,
-      type: AssetType.FILE,
-    });
+    const asset = new TerraformAsset(this, "code", { path: props.code.zipPath, type: AssetType.FILE, assetHash: props.code.sha256 });
 
     this.function = new LambdaFunction(this, "function", {
       functionName: names.triggerFunction,
