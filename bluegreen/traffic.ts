@@ -6,11 +6,11 @@
  * them), latency percentiles, and which revision answered over time.
  */
 import autocannon from "autocannon";
+import { SERVICE_MODEL_DIR } from "../service/build.js";
+import { exampleCar } from "../service/src/manifest.js";
 
-/** The prediction make_prediction.sh sends: a 1970 Chevrolet Chevelle Malibu. */
-export const PREDICTION_BODY = JSON.stringify({
-  instances: [{ cylinders: 8, displacement: 307, horsepower: 130, weight: 3504, acceleration: 12, model_year: 1970, origin: "USA" }],
-});
+/** The prediction make_prediction.sh sends: the example car of the model the revision ships. */
+export const PREDICTION_BODY = JSON.stringify({ instances: [exampleCar(SERVICE_MODEL_DIR)] });
 
 export interface Answer {
   /** ms since the load started. */

@@ -1,13 +1,13 @@
 import { defineEnvironment } from "./define.js";
+import { REPOSITORY } from "./repository.js";
 
 /** Developers' sandbox: one small instance, in-place deployments, cheapest network. */
 export const dev = defineEnvironment({
   name: "dev",
   tier: "development",
-  project: "mpg-model",
+  project: REPOSITORY.project,
   accountId: "111111111111",
   region: "eu-west-1",
-  availabilityZones: ["eu-west-1a", "eu-west-1b"],
   network: {
     vpcCidr: "10.10.0.0/16",
     subnets: [
@@ -40,12 +40,10 @@ export const dev = defineEnvironment({
   alarms: { http5xxPerMinute: 10, unhealthyHosts: 1, evaluationMinutes: 2 },
   revisions: { noncurrentVersionDays: 30 },
   ci: {
-    circleciOrganizationId: "7d0c3f52-1a6e-4f1b-9a55-2f8d7c1e4b90",
-    circleciProjectId: "c5b1e0a4-8f2d-4c3b-b7e6-91a0d2f3e845",
-    vcsOrigin: "github.com/acme/mpg-model",
+    ...REPOSITORY.ci,
     createOidcProvider: true,
   },
   logRetentionDays: 14,
-  tags: { Project: "mpg-model", Environment: "dev", Owner: "ml-platform" },
+  tags: { ...REPOSITORY.tags, Environment: "dev" },
   backend: { type: "local" },
 });

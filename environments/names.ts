@@ -27,7 +27,6 @@ export interface ResourceNames {
   readonly triggerFunction: string;
   readonly instanceRole: string;
   readonly codeDeployRole: string;
-  readonly serviceLogGroup: string;
   /** Name tag of the EC2 Instance Connect Endpoint (and its security group) the release CLI tunnels through. */
   readonly instanceConnectEndpoint: string;
   /** Managed policy that lets operators SSH to this environment's instances. */
@@ -50,7 +49,6 @@ export function resourceNames(config: Pick<EnvironmentConfig, "project" | "name"
     triggerFunction: `${prefix}-deploy-trigger`,
     instanceRole: `${prefix}-instance`,
     codeDeployRole: `${prefix}-codedeploy`,
-    serviceLogGroup: `/${config.project}/${config.name}/service`,
     instanceConnectEndpoint: `${prefix}-instance-connect`,
     sshOperatorsPolicy: `${prefix}-ssh-operators`,
     appDir: `/opt/${config.project}`,

@@ -1,13 +1,13 @@
 import { defineEnvironment } from "./define.js";
+import { REPOSITORY } from "./repository.js";
 
 /** Production: blue/green across three AZs, NAT per AZ so one zone's outage cannot cut egress. */
 export const prod = defineEnvironment({
   name: "prod",
   tier: "production",
-  project: "mpg-model",
+  project: REPOSITORY.project,
   accountId: "333333333333",
   region: "eu-west-1",
-  availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
   network: {
     vpcCidr: "10.30.0.0/16",
     subnets: [
@@ -46,12 +46,10 @@ export const prod = defineEnvironment({
   alarms: { http5xxPerMinute: 5, unhealthyHosts: 1, evaluationMinutes: 2 },
   revisions: { noncurrentVersionDays: 180 },
   ci: {
-    circleciOrganizationId: "7d0c3f52-1a6e-4f1b-9a55-2f8d7c1e4b90",
-    circleciProjectId: "c5b1e0a4-8f2d-4c3b-b7e6-91a0d2f3e845",
-    vcsOrigin: "github.com/acme/mpg-model",
+    ...REPOSITORY.ci,
     createOidcProvider: true,
   },
   logRetentionDays: 90,
-  tags: { Project: "mpg-model", Environment: "prod", Owner: "ml-platform" },
+  tags: { ...REPOSITORY.tags, Environment: "prod" },
   backend: { type: "local" },
 });

@@ -77,8 +77,6 @@ const Backend = z.discriminatedUnion("type", [
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
     key: z.string().min(1).regex(/\.tfstate$/, "should end in .tfstate"),
     region: Region,
-    /** Dynamo-free locking: Terraform >= 1.10 writes a .tflock object beside the state. */
-    useLockfile: z.literal(true),
   }),
 ]);
 
@@ -91,11 +89,11 @@ export const EnvironmentConfigSchema = z
     /** The provider refuses to run against any other account: a prod plan cannot land in dev by mistake. */
     accountId: z.string().regex(/^\d{12}$/, "must be a 12-digit AWS account id"),
     region: Region,
-    availabilityZones: z.array(AvailabilityZone).min(1).max(6),
     network: z.strictObject({
       vpcCidr: Ipv4Network.refine((c) => Number(c.split("/")[1]) >= 16 && Number(c.split("/")[1]) <= 28, {
         message: "a VPC CIDR must be between /16 and /28",
       }),
+      /** One public/private pair per availability zone: the subnets' zones are the environment's zones. */
       subnets: z
         .array(
           z.strictObject({
@@ -104,7 +102,8 @@ export const EnvironmentConfigSchema = z
             privateCidr: Ipv4Network,
           }),
         )
-        .min(1),
+        .min(1)
+        .max(6),
       /** none: only for AMIs that already carry Node.js and the CodeDeploy agent (see fleet.amiHasRuntime). */
       natGateways: z.enum(["none", "single", "per-az"]),
       flowLogRetentionDays: LogRetentionDays,
@@ -195,21 +194,14 @@ export const EnvironmentConfigSchema = z
   .superRefine((config, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
 
-    config.availabilityZones.forEach((az, i) => {
+    const subnetAzs = config.network.subnets.map((s) => s.availabilityZone);
+    subnetAzs.forEach((az, i) => {
       if (!az.startsWith(config.region) || az.length !== config.region.length + 1) {
-        issue(["availabilityZones", i], `${az} is not in region ${config.region}`);
+        issue(["network", "subnets", i, "availabilityZone"], `${az} is not in region ${config.region}`);
+      } else if (subnetAzs.indexOf(az) !== i) {
+        issue(["network", "subnets", i, "availabilityZone"], `${az} has a subnet pair already: one public/private pair per availability zone`);
       }
     });
-    if (new Set(config.availabilityZones).size !== config.availabilityZones.length) {
-      issue(["availabilityZones"], "lists an availability zone twice");
-    }
-
-    const subnetAzs = config.network.subnets.map((s) => s.availabilityZone);
-    const missing = config.availabilityZones.filter((az) => !subnetAzs.includes(az));
-    const extra = subnetAzs.filter((az) => !config.availabilityZones.includes(az));
-    if (missing.length || extra.length || subnetAzs.length !== config.availabilityZones.length) {
-      issue(["network", "subnets"], `needs exactly one public/private subnet pair per availability zone (missing: ${missing.join(", ") || "none"}; unexpected or repeated: ${[...extra, ...subnetAzs.filter((az, i) => subnetAzs.indexOf(az) !== i)].join(", ") || "none"})`);
-    }
 
     const blocks = config.network.subnets.flatMap((s, i) => [
       { cidr: s.publicCidr, path: ["network", "subnets", i, "publicCidr"] },
@@ -238,8 +230,8 @@ export const EnvironmentConfigSchema = z
       if (config.fleet.instancesPerSlot < 2) {
         issue(["fleet", "instancesPerSlot"], `${config.name} needs at least 2 instances per slot`);
       }
-      if (config.availabilityZones.length < 2) {
-        issue(["availabilityZones"], `${config.name} needs at least 2 availability zones`);
+      if (new Set(subnetAzs).size < 2) {
+        issue(["network", "subnets"], `${config.name} needs at least 2 availability zones (a subnet pair in each)`);
       }
     }
 

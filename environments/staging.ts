@@ -1,13 +1,13 @@
 import { defineEnvironment } from "./define.js";
+import { REPOSITORY } from "./repository.js";
 
 /** A production rehearsal: same shape as prod (blue/green, two AZs), smaller and cheaper. */
 export const staging = defineEnvironment({
   name: "staging",
   tier: "pre-production",
-  project: "mpg-model",
+  project: REPOSITORY.project,
   accountId: "111111111111",
   region: "eu-west-1",
-  availabilityZones: ["eu-west-1a", "eu-west-1b"],
   network: {
     vpcCidr: "10.20.0.0/16",
     subnets: [
@@ -45,12 +45,10 @@ export const staging = defineEnvironment({
   alarms: { http5xxPerMinute: 5, unhealthyHosts: 1, evaluationMinutes: 2 },
   revisions: { noncurrentVersionDays: 60 },
   ci: {
-    circleciOrganizationId: "7d0c3f52-1a6e-4f1b-9a55-2f8d7c1e4b90",
-    circleciProjectId: "c5b1e0a4-8f2d-4c3b-b7e6-91a0d2f3e845",
-    vcsOrigin: "github.com/acme/mpg-model",
+    ...REPOSITORY.ci,
     createOidcProvider: false,
   },
   logRetentionDays: 30,
-  tags: { Project: "mpg-model", Environment: "staging", Owner: "ml-platform" },
+  tags: { ...REPOSITORY.tags, Environment: "staging" },
   backend: { type: "local" },
 });

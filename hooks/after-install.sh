@@ -31,9 +31,11 @@ write_service_env() {
     # The service reports which revision it runs (config/revision.env's REVISION_VERSION).
     echo "REVISION_ID=$REVISION_VERSION"
     if [[ "$SERVICE_MANAGER" == process ]]; then
-      # Local target: loopback only, on the port the caller found free (LOCAL_PORT).
+      # Local target: loopback only, on the port the caller found free (LOCAL_PORT); /metrics on any free port, so
+      # that local targets side by side on one host do not contend for the environment's METRICS_PORT.
       echo "HOST=127.0.0.1"
       echo "PORT=${LOCAL_PORT:?local mode needs LOCAL_PORT}"
+      echo "METRICS_PORT=0"
     fi
   } >"$SERVICE_ENV.tmp"
   mv -f "$SERVICE_ENV.tmp" "$SERVICE_ENV"

@@ -7,10 +7,12 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { loadEnvironment } from "../environments/index.js";
 import { parseAppSpec } from "./appspec.js";
 import { installedPaths, matchingRules } from "./appspec-permissions.js";
 import { LocalInstance, type Deployment } from "./instance.js";
 import { cleanupTargets, corruptModelDir, repack, REPO_DIR, tempDir, zipEntry } from "./test-helpers.js";
+import { serviceKeepAliveMs } from "./service-settings.js";
 import { readZip } from "./zip.js";
 
 const DEV = { applicationName: "mpg-model-dev", deploymentGroupName: "mpg-model-dev" } as const;
@@ -53,6 +55,15 @@ describe("the real CodeDeploy agent on a booted instance", () => {
     expect(await sh("getent passwd mpg-model | cut -d: -f7")).toBe("/usr/sbin/nologin");
     expect(await sh("journalctl --unit mpg-model.service --no-pager --output cat | wc -l")).not.toBe("0");
     expect(await sh("cat /etc/mpg-model/service.env")).toMatch(/^REVISION_ID=0\.1\.0$/m);
+    // The environment's settings reach the service systemd runs: keep-alive above dev's load-balancer idle timeout
+    // (announced in the Keep-Alive header), /metrics on dev's service.metricsPort.
+    const dev = loadEnvironment("dev");
+    const keepAliveMs = serviceKeepAliveMs(dev);
+    expect(keepAliveMs).toBeGreaterThan(dev.loadBalancer.idleTimeoutSeconds * 1000);
+    expect(await sh("cat /etc/mpg-model/service.env")).toMatch(new RegExp(`^KEEP_ALIVE_TIMEOUT_MS=${keepAliveMs}$`, "m"));
+    expect(await sh("cat /etc/mpg-model/service.env")).toMatch(new RegExp(`^METRICS_PORT=${dev.service.metricsPort}$`, "m"));
+    expect(await sh("curl -s -D - -o /dev/null http://127.0.0.1:8080/health")).toMatch(new RegExp(`^keep-alive: timeout=${keepAliveMs / 1000}\\r?$`, "im"));
+    expect(await sh(`curl -s http://127.0.0.1:${dev.service.metricsPort}/metrics`)).toMatch(/^model_info\{/m);
     // make_prediction.sh, run on the instance against the service systemd started.
     const answer = JSON.parse(await sh("PORT=8080 /opt/mpg-model/app/bin/make_prediction.sh")) as { predictions: number[] };
     expect(answer.predictions[0]).toBeCloseTo(golden, 2);

@@ -89,6 +89,7 @@ describe("hooks", () => {
     const env = readFileSync(join(root, "etc/mpg-model/service.env"), "utf8");
     expect(env).toContain("DEPLOYMENT_GROUP=mpg-model-staging");
     expect(env).toMatch(/^PORT=9999$/m);
+    expect(env).toMatch(/^METRICS_PORT=0$/m);
     const unit = readFileSync(join(root, "etc/systemd/system/mpg-model.service"), "utf8");
     for (const line of ["User=mpg-model", "NoNewPrivileges=yes", "ProtectSystem=strict", "Restart=on-failure", `EnvironmentFile=${root}/etc/mpg-model/service.env`]) {
       expect(unit).toContain(line);

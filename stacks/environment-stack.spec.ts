@@ -40,7 +40,7 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
       expect(instance.user_data).toContain("install auto -v releases/codedeploy-agent_1.8.1-26_all.deb");
     }
     const zones = new Set(instances.map((i) => i.subnet_id));
-    expect(zones.size).toBe(Math.min(config.fleet.instancesPerSlot, config.availabilityZones.length));
+    expect(zones.size).toBe(Math.min(config.fleet.instancesPerSlot, config.network.subnets.length));
   });
 
   it("fronts the service with a Classic Load Balancer that checks readiness and drains connections", () => {
@@ -183,12 +183,12 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
 
   it("routes private subnets through the S3 gateway endpoint and logs every flow", () => {
     const stack = stacks[name];
-    expect(Object.values(stack.resources("aws_subnet"))).toHaveLength(2 * config.availabilityZones.length);
-    const natCount = { none: 0, single: 1, "per-az": config.availabilityZones.length }[config.network.natGateways];
+    expect(Object.values(stack.resources("aws_subnet"))).toHaveLength(2 * config.network.subnets.length);
+    const natCount = { none: 0, single: 1, "per-az": config.network.subnets.length }[config.network.natGateways];
     expect(Object.values(stack.resources("aws_nat_gateway"))).toHaveLength(natCount);
     const endpoint = stack.resource("aws_vpc_endpoint", "s3-endpoint");
     expect(endpoint).toMatchObject({ service_name: `com.amazonaws.${config.region}.s3`, vpc_endpoint_type: "Gateway" });
-    expect(endpoint.route_table_ids).toHaveLength(config.availabilityZones.length);
+    expect(endpoint.route_table_ids).toHaveLength(config.network.subnets.length);
     expect(stack.resource("aws_flow_log", "network")).toMatchObject({ traffic_type: "ALL", log_destination_type: "cloud-watch-logs" });
     expect(stack.resource("aws_default_security_group", "network")).toMatchObject({ ingress: [], egress: [] });
   });
@@ -258,7 +258,7 @@ describe("configuration variants", () => {
 
   it("uses an S3 backend with a native lock file when configured", () => {
     const staging = structuredClone(DECLARED_ENVIRONMENTS.staging);
-    staging.backend = { type: "s3", bucket: "mpg-model-terraform-state", key: "stacks/staging.tfstate", region: "eu-west-1", useLockfile: true };
+    staging.backend = { type: "s3", bucket: "mpg-model-terraform-state", key: "stacks/staging.tfstate", region: "eu-west-1" };
     const stack = synthesizeStack(parseEnvironments({ ...DECLARED_ENVIRONMENTS, staging }), "staging");
     expect(stack.json.terraform.backend).toEqual({
       s3: { bucket: "mpg-model-terraform-state", key: "stacks/staging.tfstate", region: "eu-west-1", encrypt: true, use_lockfile: true },

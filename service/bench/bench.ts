@@ -5,7 +5,8 @@
  *
  * Options (env): BENCH_ROUNDS (default 5), BENCH_SECONDS (default 5),
  * BENCH_CONNECTIONS (default 10), BENCH_SKIP_REFERENCE=1 to skip the
- * node:http+model reference server.
+ * node:http+model reference server, BENCH_BUNDLE=path/server.mjs to measure
+ * another bundle than the working tree's.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -17,6 +18,7 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { buildService } from "../build.js";
 import { median } from "../../scripts/stats.js";
+import { EXAMPLE_CAR as CAR } from "../src/testing.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -24,7 +26,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROOT = join(import.meta.dirname, "..", "..");
 const MODEL_DIR = join(import.meta.dirname, "..", "model");
 
-const CAR = { cylinders: 8, displacement: 307, horsepower: 130, weight: 3504, acceleration: 12, model_year: 1970, origin: "USA" };
 const SINGLE = JSON.stringify({ instances: [CAR] });
 const BATCH = JSON.stringify({ instances: Array.from({ length: 1000 }, (_, i) => ({ ...CAR, weight: 2000 + i * 3, model_year: 1970 + (i % 13) })) });
 
@@ -135,7 +136,8 @@ async function load(server: Server, duration = SECONDS) {
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "bench-"));
   await symlink(join(ROOT, "node_modules"), join(work, "node_modules"), "dir");
-  const { outfile: bundle } = await buildService(join(work, "dist"), { modelDir: MODEL_DIR });
+  // BENCH_BUNDLE: a bundle built elsewhere (e.g. from an older commit, to compare before/after in one session).
+  const bundle = process.env.BENCH_BUNDLE ?? (await buildService(join(work, "dist"), { modelDir: MODEL_DIR })).outfile;
   console.log(`benchmark: ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections, autocannon in-process, servers as child processes, 127.0.0.1 only`);
 
   const kinds: ("baseline" | "service" | "reference")[] = process.env.BENCH_SKIP_REFERENCE ? ["baseline", "service"] : ["baseline", "service", "reference"];

@@ -16,7 +16,6 @@ import { buildService } from "../build.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 export const MODEL_DIR = join(ROOT, "service", "model");
-export const CAR = { cylinders: 8, displacement: 307, horsepower: 130, weight: 3504, acceleration: 12, model_year: 1970, origin: "USA" };
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();

@@ -12,7 +12,8 @@
  * BENCH_ENV (JSON of extra server env, e.g. '{"MAX_EVENT_LOOP_DELAY_MS":"0"}' to switch the protection off).
  */
 import { median } from "../../scripts/stats.js";
-import { bundle, CAR, cleanup, percentile, probe, startServer, wrk } from "./harness.js";
+import { EXAMPLE_CAR as CAR } from "../src/testing.js";
+import { bundle, cleanup, percentile, probe, startServer, wrk } from "./harness.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

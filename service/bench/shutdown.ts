@@ -15,11 +15,11 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { median } from "../../scripts/stats.js";
-import { CHEVELLE, keepAliveLoad, type KeepAliveLoadResult } from "../src/testing.js";
+import { EXAMPLE_CAR, keepAliveLoad, type KeepAliveLoadResult } from "../src/testing.js";
 import { bundle, cleanup, freePort, startServer } from "./harness.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
-const BODY = JSON.stringify({ instances: [CHEVELLE] });
+const BODY = JSON.stringify({ instances: [EXAMPLE_CAR] });
 const REQUESTS = {
   health: "GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
   predict: `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`,

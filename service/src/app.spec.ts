@@ -1,7 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { holdoutRows, toInstance } from "../training/gate.js";
-import { CHEVELLE, type RunningApp, startApp } from "./testing.js";
+import { EXAMPLE_CAR, type RunningApp, startApp } from "./testing.js";
 
 let svc: RunningApp;
 
@@ -80,7 +80,7 @@ describe("model service over HTTP", () => {
   });
 
   it("gives a plausible MPG for the contract's example car", async () => {
-    const res = await predict([CHEVELLE]);
+    const res = await predict([EXAMPLE_CAR]);
     expect(res.status).toBe(200);
     expect(res.json.predictions).toHaveLength(1);
     expect(res.json.predictions[0]).toBeGreaterThan(12);
@@ -98,7 +98,7 @@ describe("model service over HTTP", () => {
   });
 
   it("accepts a full batch of 1000 rows", async () => {
-    const instances = Array.from({ length: 1000 }, (_, i) => ({ ...CHEVELLE, weight: 2000 + i * 3 }));
+    const instances = Array.from({ length: 1000 }, (_, i) => ({ ...EXAMPLE_CAR, weight: 2000 + i * 3 }));
     const res = await predict(instances);
     expect(res.status).toBe(200);
     expect(res.json.predictions).toHaveLength(1000);
@@ -141,8 +141,8 @@ describe("model service over HTTP", () => {
   });
 
   it("exposes Prometheus metrics on their own port only: requests by route and status, latency, rows, model version", async () => {
-    await predict([CHEVELLE, CHEVELLE]);
-    await predict([{ ...CHEVELLE, weight: "heavy" }]);
+    await predict([EXAMPLE_CAR, EXAMPLE_CAR]);
+    await predict([{ ...EXAMPLE_CAR, weight: "heavy" }]);
     expect((await call("GET", "/metrics")).status).toBe(404); // not on the service port, which the load balancer reaches
     const res = await callAt(svc.metricsUrl, "GET", "/metrics");
     expect(res.status).toBe(200);
@@ -155,10 +155,10 @@ describe("model service over HTTP", () => {
   });
 });
 
-const good = { instances: [CHEVELLE] };
-const withCar = (patch: Record<string, unknown>) => ({ instances: [{ ...CHEVELLE, ...patch }] });
+const good = { instances: [EXAMPLE_CAR] };
+const withCar = (patch: Record<string, unknown>) => ({ instances: [{ ...EXAMPLE_CAR, ...patch }] });
 const without = (key: string) => {
-  const { [key as keyof typeof CHEVELLE]: _, ...rest } = CHEVELLE;
+  const { [key as keyof typeof EXAMPLE_CAR]: _, ...rest } = EXAMPLE_CAR;
   return { instances: [rest] };
 };
 
@@ -174,9 +174,9 @@ interface Bad {
 
 const BAD: Bad[] = [
   { name: "no instances", body: {}, status: 400, field: "instances", says: /required/ },
-  { name: "instances is an object", body: { instances: CHEVELLE }, status: 400, field: "instances", says: /array/ },
+  { name: "instances is an object", body: { instances: EXAMPLE_CAR }, status: 400, field: "instances", says: /array/ },
   { name: "empty batch", body: { instances: [] }, status: 400, field: "instances", says: /at least one/ },
-  { name: "batch over MAX_BATCH_ROWS", body: { instances: Array.from({ length: 1001 }, () => CHEVELLE) }, status: 400, field: "instances", says: /at most 1000.*1001/ },
+  { name: "batch over MAX_BATCH_ROWS", body: { instances: Array.from({ length: 1001 }, () => EXAMPLE_CAR) }, status: 400, field: "instances", says: /at most 1000.*1001/ },
   { name: "unknown top-level field", body: { ...good, debug: true }, status: 400, field: "debug", says: /unknown field/ },
   { name: "unknown feature", body: withCar({ colour: "red" }), status: 400, field: "instances[0].colour", says: /unknown field/ },
   { name: "missing weight", body: without("weight"), status: 400, field: "instances[0].weight", says: /required/ },
@@ -202,28 +202,28 @@ const BAD: Bad[] = [
   { name: "origin as a number", body: withCar({ origin: 1 }), status: 400, field: "instances[0].origin", says: /one of USA/ },
   { name: "instance is a number", body: { instances: [5] }, status: 400, field: "instances[0]", says: /object of features/ },
   { name: "instance is null", body: { instances: [null] }, status: 400, field: "instances[0]", says: /object of features/ },
-  { name: "second row bad", body: { instances: [CHEVELLE, { ...CHEVELLE, acceleration: 99 }] }, status: 400, field: "instances[1].acceleration", says: /at most 26/ },
-  { name: "body is an array", body: [CHEVELLE], status: 400, field: "(body)", says: /JSON object/ },
+  { name: "second row bad", body: { instances: [EXAMPLE_CAR, { ...EXAMPLE_CAR, acceleration: 99 }] }, status: 400, field: "instances[1].acceleration", says: /at most 26/ },
+  { name: "body is an array", body: [EXAMPLE_CAR], status: 400, field: "(body)", says: /JSON object/ },
   { name: "body is null", body: "null", status: 400, field: "(body)", says: /JSON object/ },
   { name: "body is a JSON string", body: '"hello"', status: 400, field: "(body)", says: /JSON object/ },
   { name: "malformed JSON", body: '{"instances": [', status: 400, field: "(body)", says: /JSON/ },
   { name: "empty JSON body", body: "", status: 400, field: "(body)", says: /empty/ },
-  { name: "prototype poisoning", body: `{"instances":[${JSON.stringify(CHEVELLE)}],"__proto__":{"admin":true}}`, status: 400, field: "__proto__", says: /unknown field/ },
-  { name: "constructor poisoning in an instance", body: `{"instances":[${JSON.stringify(CHEVELLE).slice(0, -1)},"constructor":{"prototype":{"admin":true}}}]}`, status: 400, field: "instances[0].constructor", says: /unknown field/ },
+  { name: "prototype poisoning", body: `{"instances":[${JSON.stringify(EXAMPLE_CAR)}],"__proto__":{"admin":true}}`, status: 400, field: "__proto__", says: /unknown field/ },
+  { name: "constructor poisoning in an instance", body: `{"instances":[${JSON.stringify(EXAMPLE_CAR).slice(0, -1)},"constructor":{"prototype":{"admin":true}}}]}`, status: 400, field: "instances[0].constructor", says: /unknown field/ },
   { name: "text/plain", body: JSON.stringify(good), contentType: "text/plain", status: 415, field: "content-type", says: /application\/json.*text\/plain/ },
   { name: "form encoded", body: "instances=1", contentType: "application/x-www-form-urlencoded", status: 415, field: "content-type", says: /application\/json/ },
-  { name: "body over BODY_LIMIT_BYTES", body: JSON.stringify({ instances: [CHEVELLE], pad: "x".repeat(1024 * 1024) }), status: 413, field: "(body)", says: /limit of 1048576 bytes/ },
+  { name: "body over BODY_LIMIT_BYTES", body: JSON.stringify({ instances: [EXAMPLE_CAR], pad: "x".repeat(1024 * 1024) }), status: 413, field: "(body)", says: /limit of 1048576 bytes/ },
   // KServe v2 infer
-  { name: "v2: unknown model", path: "/v2/models/other/infer", body: v2Body([CHEVELLE]), status: 404, field: "", says: /not found/ },
-  { name: "v2: malformed model name", path: "/v2/models/%E0%A4%A/infer", body: v2Body([CHEVELLE]), status: 400, field: "name", says: /percent-encoding/ },
+  { name: "v2: unknown model", path: "/v2/models/other/infer", body: v2Body([EXAMPLE_CAR]), status: 404, field: "", says: /not found/ },
+  { name: "v2: malformed model name", path: "/v2/models/%E0%A4%A/infer", body: v2Body([EXAMPLE_CAR]), status: 400, field: "name", says: /percent-encoding/ },
   { name: "v2: no inputs", path: "/v2/models/auto-mpg/infer", body: { inputs: [] }, status: 400, field: "inputs", says: /at least|>=1|too small/i },
-  { name: "v2: unknown input", path: "/v2/models/auto-mpg/infer", body: { inputs: [...v2Body([CHEVELLE]).inputs, { name: "colour", shape: [1], datatype: "BYTES", data: ["red"] }] }, status: 400, field: "inputs[7].name", says: /unknown input "colour"/ },
-  { name: "v2: missing input", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([CHEVELLE]).inputs.slice(0, 6) }, status: 400, field: "inputs", says: /missing input "origin"/ },
-  { name: "v2: wrong datatype", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([CHEVELLE]).inputs.map((t) => (t.name === "origin" ? { ...t, datatype: "FP32" } : t)) }, status: 400, field: "inputs[6].datatype", says: /BYTES/ },
-  { name: "v2: shape disagrees with data", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([CHEVELLE]).inputs.map((t, i) => (i === 0 ? { ...t, shape: [2] } : t)) }, status: 400, field: "inputs[0].data", says: /1 values but shape says 2/ },
-  { name: "v2: out-of-range value", path: "/v2/models/auto-mpg/infer", body: v2Body([CHEVELLE, { ...CHEVELLE, weight: 9000 }]), status: 400, field: "inputs[3].data[1]", says: /at most 6000/ },
-  { name: "v2: unknown output requested", path: "/v2/models/auto-mpg/infer", body: { ...v2Body([CHEVELLE]), outputs: [{ name: "probabilities" }] }, status: 400, field: "outputs[0].name", says: /unknown output/ },
-  { name: "v2: unknown top-level field", path: "/v2/models/auto-mpg/infer", body: { ...v2Body([CHEVELLE]), instances: [] }, status: 400, field: "instances", says: /unknown field/ },
+  { name: "v2: unknown input", path: "/v2/models/auto-mpg/infer", body: { inputs: [...v2Body([EXAMPLE_CAR]).inputs, { name: "colour", shape: [1], datatype: "BYTES", data: ["red"] }] }, status: 400, field: "inputs[7].name", says: /unknown input "colour"/ },
+  { name: "v2: missing input", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([EXAMPLE_CAR]).inputs.slice(0, 6) }, status: 400, field: "inputs", says: /missing input "origin"/ },
+  { name: "v2: wrong datatype", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([EXAMPLE_CAR]).inputs.map((t) => (t.name === "origin" ? { ...t, datatype: "FP32" } : t)) }, status: 400, field: "inputs[6].datatype", says: /BYTES/ },
+  { name: "v2: shape disagrees with data", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([EXAMPLE_CAR]).inputs.map((t, i) => (i === 0 ? { ...t, shape: [2] } : t)) }, status: 400, field: "inputs[0].data", says: /1 values but shape says 2/ },
+  { name: "v2: out-of-range value", path: "/v2/models/auto-mpg/infer", body: v2Body([EXAMPLE_CAR, { ...EXAMPLE_CAR, weight: 9000 }]), status: 400, field: "inputs[3].data[1]", says: /at most 6000/ },
+  { name: "v2: unknown output requested", path: "/v2/models/auto-mpg/infer", body: { ...v2Body([EXAMPLE_CAR]), outputs: [{ name: "probabilities" }] }, status: 400, field: "outputs[0].name", says: /unknown output/ },
+  { name: "v2: unknown top-level field", path: "/v2/models/auto-mpg/infer", body: { ...v2Body([EXAMPLE_CAR]), instances: [] }, status: 400, field: "instances", says: /unknown field/ },
 ];
 
 describe("bad requests get a 4xx that names the field and the reason", () => {
@@ -270,7 +270,7 @@ describe("bad requests get a 4xx that names the field and the reason", () => {
     garbage.write("NOT HTTP AT ALL\r\n\r\n");
     await new Promise((r) => garbage.once("close", r));
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request[\s\S]*"error":"malformed request/);
-    expect((await predict([CHEVELLE])).status).toBe(200);
+    expect((await predict([EXAMPLE_CAR])).status).toBe(200);
   });
 
   it("answers unknown routes with a JSON 404", async () => {
@@ -292,11 +292,11 @@ describe("bad requests get a 4xx that names the field and the reason", () => {
       if (pick === 5) return {};
       if (pick === 6) return Math.floor(rand() * 3000);
       if (pick === 7) return [values()];
-      return { ...CHEVELLE };
+      return { ...EXAMPLE_CAR };
     };
     const keys = ["instances", "cylinders", "weight", "origin", "model_year", "inputs", "x"];
     for (let i = 0; i < 300; i++) {
-      const car: Record<string, unknown> = { ...CHEVELLE };
+      const car: Record<string, unknown> = { ...EXAMPLE_CAR };
       for (let k = 0; k < 3; k++) car[keys[Math.floor(rand() * keys.length)]!] = values();
       const body = rand() < 0.7 ? { instances: [car] } : { [keys[Math.floor(rand() * keys.length)]!]: values() };
       const path = rand() < 0.8 ? "/predict" : "/v2/models/auto-mpg/infer";
@@ -306,33 +306,52 @@ describe("bad requests get a 4xx that names the field and the reason", () => {
   });
 });
 
-describe("the /predict fast path (precompiled check, callbacks, hand-written JSON) answers exactly as the generic path", () => {
-  // "/predict?via=route" takes the generic route(): zod on every body, promises, JSON.stringify.
+describe("one /predict path (precompiled check, callbacks, hand-written JSON), whatever the query string", () => {
+  // Before, "/predict?x=1" took a second, generic route (zod on every body, promises, JSON.stringify); now the path
+  // is routed, not the raw URL, so a query string changes nothing.
   const both = async (body: unknown, contentType?: string) => {
     const headers: Record<string, string> = contentType ? { "content-type": contentType } : {};
-    const [fast, generic] = [await call("POST", "/predict", body, headers), await call("POST", "/predict?via=route", body, headers)];
+    const [plain, query] = [await call("POST", "/predict", body, headers), await call("POST", "/predict?via=query", body, headers)];
     const strip = (r: Res) => ({
       status: r.status,
       json: r.json === undefined ? r.text : { ...r.json, request_id: typeof r.json.request_id },
       contentType: r.headers.get("content-type"),
       connection: r.headers.get("connection"),
     });
-    expect(strip(fast)).toEqual(strip(generic));
-    return { fast, generic };
+    expect(strip(query)).toEqual(strip(plain));
+    return { plain, query };
   };
 
-  it("gives byte-identical 200 answers for single rows, batches and the 1000-row maximum", async () => {
+  it("gives 200 answers byte-identical to JSON.stringify for single rows, batches and the 1000-row maximum", async () => {
     const holdout = holdoutRows().holdout.map(toInstance);
-    for (const instances of [[CHEVELLE], holdout, Array.from({ length: 1000 }, (_, i) => ({ ...CHEVELLE, weight: 2000 + i * 3 }))]) {
-      const { fast, generic } = await both({ instances });
-      expect(fast.status).toBe(200);
-      expect(fast.text).toBe(generic.text);
-      expect(fast.text).toBe(JSON.stringify({ predictions: fast.json.predictions, model: fast.json.model }));
+    for (const instances of [[EXAMPLE_CAR], holdout, Array.from({ length: 1000 }, (_, i) => ({ ...EXAMPLE_CAR, weight: 2000 + i * 3 }))]) {
+      const { plain, query } = await both({ instances });
+      expect(plain.status).toBe(200);
+      expect(query.text).toBe(plain.text);
+      expect(plain.json.predictions).toHaveLength(instances.length);
+      expect(plain.text).toBe(JSON.stringify({ predictions: plain.json.predictions, model: plain.json.model }));
     }
   });
 
-  it.each(BAD.filter((c) => c.path === undefined))("same status and body for: $name", async (c) => {
+  it.each(BAD.filter((c) => c.path === undefined))("same status and body with a query string for: $name", async (c) => {
     await both(c.body, c.contentType ?? undefined);
+  });
+
+  it("counts /predict?query under the /predict route, not as unmatched", async () => {
+    const svc2 = await startApp();
+    try {
+      for (const path of ["/predict", "/predict?a=1", "/predict?"]) {
+        const res = await fetch(`${svc2.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ instances: [EXAMPLE_CAR] }) });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+      const text = await (await fetch(`${svc2.metricsUrl}/metrics`)).text();
+      expect(text).toContain('http_requests_total{route="/predict",method="POST",status="200"} 3');
+      expect(text).toContain('model_rows_predicted_total{endpoint="/predict"} 3');
+      expect(text).not.toMatch(/route="unmatched"/);
+    } finally {
+      await svc2.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Batcher } from "./batcher.js";
 import { Model } from "./model.js";
-import { CHEVELLE, MODEL_DIR } from "./testing.js";
+import { EXAMPLE_CAR, MODEL_DIR } from "./testing.js";
 
 let model: Model;
 beforeAll(async () => {
@@ -11,7 +11,7 @@ afterAll(async () => {
   await model.close();
 });
 
-const cars = [CHEVELLE, { ...CHEVELLE, weight: 2200, cylinders: 4 }, { ...CHEVELLE, origin: "Japan", model_year: 1980 }];
+const cars = [EXAMPLE_CAR, { ...EXAMPLE_CAR, weight: 2200, cylinders: 4 }, { ...EXAMPLE_CAR, origin: "Japan", model_year: 1980 }];
 
 describe("dynamic batching", () => {
   it("serves requests queued in the same turn with one onnxruntime call and the same numbers as one-by-one", async () => {
@@ -63,8 +63,8 @@ describe("dynamic batching", () => {
   it("answers a lone request without waiting for company", async () => {
     const batcher = new Batcher(model);
     const t0 = performance.now();
-    const [mpg] = await batcher.predict(model.encode([CHEVELLE]), 1);
-    expect(mpg).toBe((await model.predict([CHEVELLE]))[0]);
+    const [mpg] = await batcher.predict(model.encode([EXAMPLE_CAR]), 1);
+    expect(mpg).toBe((await model.predict([EXAMPLE_CAR]))[0]);
     expect(performance.now() - t0).toBeLessThan(1000);
   });
 

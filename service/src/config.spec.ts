@@ -15,6 +15,7 @@ describe("service configuration from the environment", () => {
       BODY_LIMIT_BYTES: 1048576,
       SHUTDOWN_TIMEOUT_MS: 10000,
       METRICS_PORT: 9464,
+      KEEP_ALIVE_TIMEOUT_MS: 65000,
       MAX_EVENT_LOOP_DELAY_MS: 1000,
       MAX_IN_FLIGHT_REQUESTS: 1024,
     });
@@ -26,6 +27,8 @@ describe("service configuration from the environment", () => {
     const c = loadConfig({ PORT: "0", HOST: "127.0.0.1", MAX_BATCH_ROWS: "10", BODY_LIMIT_BYTES: "4096", LOG_LEVEL: "warn", HOME: "/root" });
     expect(c).toMatchObject({ PORT: 0, HOST: "127.0.0.1", MAX_BATCH_ROWS: 10, BODY_LIMIT_BYTES: 4096, LOG_LEVEL: "warn" });
     expect(loadConfig({ REVISION_ID: "d-ABC123XYZ", METRICS_PORT: "9100" })).toMatchObject({ REVISION_ID: "d-ABC123XYZ", METRICS_PORT: 9100 });
+    // The longest Classic Load Balancer idle timeout (4000 s) plus a margin is accepted.
+    expect(loadConfig({ KEEP_ALIVE_TIMEOUT_MS: "4005000" })).toMatchObject({ KEEP_ALIVE_TIMEOUT_MS: 4_005_000 });
   });
 
   it.each([
@@ -43,6 +46,8 @@ describe("service configuration from the environment", () => {
     [{ REVISION_ID: "" }, "REVISION_ID"],
     [{ REVISION_ID: 'r1"; drop' }, "REVISION_ID"],
     [{ MAX_EVENT_LOOP_DELAY_MS: "-1" }, "MAX_EVENT_LOOP_DELAY_MS"],
+    [{ KEEP_ALIVE_TIMEOUT_MS: "500" }, "KEEP_ALIVE_TIMEOUT_MS"],
+    [{ KEEP_ALIVE_TIMEOUT_MS: "65s" }, "KEEP_ALIVE_TIMEOUT_MS"],
   ])("refuses %o, naming %s", (env, key) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`at ${key}`));

@@ -50,6 +50,13 @@ export const configSchema = z
       .string()
       .regex(/^[A-Za-z0-9._:@+/-]{1,128}$/, "must be 1-128 letters, digits or . _ : @ + / -")
       .optional(),
+    /**
+     * How long an idle keep-alive connection stays open. It must exceed the load balancer's idle timeout, so that the
+     * balancer closes idle connections first: a service that closes first races the balancer's next request on that
+     * connection, which the client sees as a 502/504. The revision's per-environment settings derive it from
+     * loadBalancer.idleTimeoutSeconds (up to 4000 s on a Classic Load Balancer); the default suits the CLB default (60 s).
+     */
+    KEEP_ALIVE_TIMEOUT_MS: whole(1_000, 4_100_000).default(65_000),
     /** Overload protection: /predict answers 503 + Retry-After while the event-loop delay is over this (0 = off). */
     MAX_EVENT_LOOP_DELAY_MS: whole(0, 60_000).default(1000),
     /** Overload protection: /predict answers 503 + Retry-After while this many prediction requests are in flight (0 = off). */
@@ -76,6 +83,7 @@ export const CONFIG_KEYS = [
   "BODY_LIMIT_BYTES",
   "SHUTDOWN_TIMEOUT_MS",
   "METRICS_PORT",
+  "KEEP_ALIVE_TIMEOUT_MS",
   "REVISION_ID",
   "MAX_EVENT_LOOP_DELAY_MS",
   "MAX_IN_FLIGHT_REQUESTS",

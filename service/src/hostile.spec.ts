@@ -8,10 +8,10 @@ import { connect } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_TIMEOUTS } from "./app.js";
-import { CHEVELLE, type RunningApp, startApp } from "./testing.js";
+import { EXAMPLE_CAR, type RunningApp, startApp } from "./testing.js";
 
 const execFileP = promisify(execFile);
-const ONE = JSON.stringify({ instances: [CHEVELLE] });
+const ONE = JSON.stringify({ instances: [EXAMPLE_CAR] });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Writes `data` on a fresh connection and collects everything the server sends until it closes (or `ms` pass). */
@@ -104,7 +104,7 @@ describe("KServe datatypes are held to their ranges", () => {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        inputs: Object.entries(CHEVELLE).map(([name, v]) =>
+        inputs: Object.entries(EXAMPLE_CAR).map(([name, v]) =>
           name === "weight"
             ? { name, shape: [1], datatype: cylinders.datatype, data: [cylinders.value] }
             : { name, shape: [1], datatype: name === "origin" ? "BYTES" : "FP64", data: [v] },
@@ -296,18 +296,18 @@ except Exception as e:
 });
 
 describe("the revision id", () => {
-  it("is in every /predict answer (fast and generic path alike), in KServe infer parameters and in /version", async () => {
+  it("is in every /predict answer (with or without a query string), in KServe infer parameters and in /version", async () => {
     const svc = await startApp({ revisionId: "d-EXAMPLE123" });
     try {
       const post = (path: string) => fetch(`${svc.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: ONE }).then((r) => r.text());
       const fast = await post("/predict");
       expect(JSON.parse(fast)).toMatchObject({ model: { name: "auto-mpg" }, revision: "d-EXAMPLE123" });
-      expect(await post("/predict?via=route")).toBe(fast);
+      expect(await post("/predict?via=query")).toBe(fast);
       expect(((await (await fetch(`${svc.url}/version`)).json()) as { revision: string }).revision).toBe("d-EXAMPLE123");
       const v2 = await fetch(`${svc.url}/v2/models/auto-mpg/infer`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ inputs: Object.entries(CHEVELLE).map(([name, v]) => ({ name, shape: [1], datatype: name === "origin" ? "BYTES" : "FP32", data: [v] })) }),
+        body: JSON.stringify({ inputs: Object.entries(EXAMPLE_CAR).map(([name, v]) => ({ name, shape: [1], datatype: name === "origin" ? "BYTES" : "FP32", data: [v] })) }),
       });
       expect(await v2.json()).toMatchObject({ parameters: { revision: "d-EXAMPLE123" } });
     } finally {

@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     serviceVersion: SERVICE_VERSION,
     revisionId: config.REVISION_ID,
     overload: { maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS, maxInFlight: config.MAX_IN_FLIGHT_REQUESTS },
+    timeouts: { keepAliveMs: config.KEEP_ALIVE_TIMEOUT_MS },
     logDrops: drops,
   });
 

@@ -5,6 +5,7 @@
  * to validate requests and build the input tensor is in here.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -134,6 +135,15 @@ export function parseManifest(text: string, where: string): Manifest {
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) throw new ModelLoadError(`${where}: invalid manifest\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
+}
+
+/**
+ * The example car: the first smoke-test case of the manifest in `modelDir`, the car make_prediction.sh sends
+ * without arguments. Tests, benchmarks and rehearsals take it from here, so a retrained model needs no edit there.
+ */
+export function exampleCar(modelDir: string): Readonly<Record<string, number | string>> {
+  const where = join(modelDir, "manifest.json");
+  return parseManifest(readFileSync(where, "utf8"), where).smoke_test.cases[0]!.instance;
 }
 
 export interface ModelFiles {

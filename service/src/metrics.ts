@@ -5,13 +5,14 @@
  * hashes and validates its labels on every call (~2.5-3 µs per request for
  * the counter, the histogram and the rows counter together, measured), which
  * was ~6 % of a /predict request's CPU. Requests are instead counted in plain
- * numbers per route (`RouteStats.record`, a few tens of ns) and folded into the
- * prom-client metrics by their `collect` hooks, which prom-client runs at every
- * scrape before it reads the values. A scrape therefore shows exactly what
- * calling prom-client on every request would have shown (metrics.spec.ts
- * checks this against prom-client fed request by request).
+ * numbers per route (`RouteStats.record`, a few tens of ns). The counters are
+ * folded into prom-client counters by their `collect` hooks at every scrape;
+ * the latency histogram is this module's own collector (`RouteLatency`), which
+ * renders the per-route numbers as prom-client renders a histogram. A scrape
+ * therefore shows exactly what calling prom-client on every request would have
+ * shown (metrics.spec.ts checks this against prom-client fed request by request).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from "prom-client";
 import type { Manifest } from "./manifest.js";
 
 /** Plain counters kept elsewhere (cumulative numbers), exposed at scrape time. */
@@ -31,11 +32,11 @@ export function methodLabel(method: string): string {
 
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-/** Request count by status and latency histogram of one route template and method, pending until the next scrape. */
+/** Request count by status (pending until the next scrape) and latency histogram (since start) of one route template and method. */
 export class RouteStats {
   /** status code -> requests not yet folded into http_requests_total */
   readonly statuses = new Map<number, number>();
-  /** requests per latency bucket (not cumulative); the last slot is above the highest bound (+Inf only) */
+  /** requests per latency bucket (per bucket, not cumulative); the last slot is above the highest bound (+Inf only) */
   readonly buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
   sum = 0;
   count = 0;
@@ -69,7 +70,6 @@ export class RowCount {
 export interface Metrics {
   registry: Registry;
   requests: Counter<"route" | "method" | "status">;
-  latency: Histogram<"route" | "method">;
   rows: Counter<"endpoint">;
   /** The (cached) stats of a route template and method: `record(status, seconds)` once per answered request. */
   route(route: string, method: string): RouteStats;
@@ -77,27 +77,47 @@ export interface Metrics {
   rowsOf(endpoint: string): RowCount;
 }
 
-/** prom-client's per-label-set histogram state (lib/histogram.js, 15.x). */
-interface HistogramEntry {
-  labels: Record<string, string | number>;
-  bucketValues: Record<string, number>;
-  sum: number;
-  count: number;
-}
+/**
+ * http_request_duration_seconds as a custom collector: prom-client's registry renders any registered object with
+ * `name`, `help`, `type`, `aggregator` and `get()` (it also calls `reset()`). The values are the ones prom-client's
+ * Histogram would give for the same observations, in its order: the buckets (cumulative), +Inf, sum, count, per
+ * label set (`le` first, as prom-client writes it), and nothing for a label set never observed.
+ */
+class RouteLatency {
+  readonly name = "http_request_duration_seconds";
+  readonly help = "Time from request received to response sent";
+  readonly type = "histogram";
+  readonly aggregator = "sum";
 
-/** Adds pending stats to the histogram's series for their labels, creating it with prom-client's own `zero()`. */
-function foldLatency(latency: Histogram<"route" | "method">, s: RouteStats): void {
-  const map = (latency as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap;
-  const find = () => Object.values(map).find((e) => e.labels.route === s.route && e.labels.method === s.method);
-  let entry = find();
-  if (!entry) {
-    latency.zero({ route: s.route, method: s.method });
-    entry = find();
+  constructor(private readonly routes: ReadonlyMap<string, RouteStats>) {}
+
+  get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const s of this.routes.values()) {
+      if (s.count === 0) continue;
+      const labels = { route: s.route, method: s.method };
+      let cumulative = 0;
+      for (let b = 0; b < LATENCY_BUCKETS.length; b++) {
+        cumulative += s.buckets[b]!;
+        values.push({ labels: { le: LATENCY_BUCKETS[b]!, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
+      }
+      values.push(
+        { labels: { le: "+Inf", ...labels }, value: s.count, metricName: `${this.name}_bucket` },
+        { labels, value: s.sum, metricName: `${this.name}_sum` },
+        { labels, value: s.count, metricName: `${this.name}_count` },
+      );
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
-  if (!entry || typeof entry.bucketValues !== "object") throw new Error("prom-client histogram internals changed: cannot fold latency stats");
-  for (let b = 0; b < LATENCY_BUCKETS.length; b++) entry.bucketValues[LATENCY_BUCKETS[b]!]! += s.buckets[b]!;
-  entry.sum += s.sum;
-  entry.count += s.count;
+
+  /** Registry.resetMetrics(): forget every observation. */
+  reset(): void {
+    for (const s of this.routes.values()) {
+      s.buckets.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
 }
 
 /** A counter mirroring cumulative plain numbers by one label. */
@@ -133,22 +153,8 @@ export function createMetrics(manifest: Manifest, sources: MetricSources = {}): 
       }
     },
   });
-  const latency = new Histogram({
-    name: "http_request_duration_seconds",
-    help: "Time from request received to response sent",
-    labelNames: ["route", "method"] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-    collect() {
-      for (const s of routes.values()) {
-        if (s.count === 0) continue;
-        foldLatency(latency, s);
-        s.buckets.fill(0);
-        s.sum = 0;
-        s.count = 0;
-      }
-    },
-  });
+  // Typed as prom-client's Metric union only for registerMetric's signature; the registry uses the members above.
+  registry.registerMetric(new RouteLatency(routes) as unknown as Metric);
   const rows = new Counter({
     name: "model_rows_predicted_total",
     help: "Rows (instances) predicted",
@@ -188,7 +194,6 @@ export function createMetrics(manifest: Manifest, sources: MetricSources = {}): 
   return {
     registry,
     requests,
-    latency,
     rows,
     route(route, method) {
       const key = `${method} ${route}`;

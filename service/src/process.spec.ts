@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildService } from "../build.js";
 import { sha256 } from "./manifest.js";
-import { CHEVELLE, keepAliveLoad, MODEL_DIR, runToExit, spawnServer } from "./testing.js";
+import { EXAMPLE_CAR, keepAliveLoad, MODEL_DIR, runToExit, spawnServer } from "./testing.js";
 
 let work: string;
 let bundle: string;
@@ -113,7 +113,7 @@ describe.concurrent("start-up refuses a missing, corrupt or mismatched model wit
 
 /** Send the headers and part of a /predict body, leaving the request in flight. */
 async function startSlowRequest(port: number) {
-  const body = JSON.stringify({ instances: [CHEVELLE] });
+  const body = JSON.stringify({ instances: [EXAMPLE_CAR] });
   const socket = connect(port, "127.0.0.1");
   await once(socket, "connect");
   let response = "";
@@ -130,6 +130,29 @@ async function startSlowRequest(port: number) {
     response: () => response,
   };
 }
+
+describe("keep-alive", () => {
+  it("closes an idle keep-alive connection after KEEP_ALIVE_TIMEOUT_MS (the deployment sets it above the load balancer's idle timeout), not before", async () => {
+    const srv = await spawnServer(bundle, { KEEP_ALIVE_TIMEOUT_MS: "1500" });
+    try {
+      const socket = connect(srv.port, "127.0.0.1");
+      await once(socket, "connect");
+      let answer = "";
+      socket.on("data", (d: Buffer) => (answer += d.toString()));
+      socket.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      while (!answer.includes('{"status":"ok"}')) await new Promise((r) => setTimeout(r, 5));
+      const idleSince = performance.now();
+      await once(socket, "close");
+      const idleMs = performance.now() - idleSince;
+      expect(answer).toMatch(/keep-alive: timeout=1\r\n/i);
+      expect(idleMs).toBeGreaterThanOrEqual(1400);
+      expect(idleMs).toBeLessThan(6000);
+    } finally {
+      srv.child.kill("SIGKILL");
+      await srv.exit;
+    }
+  });
+});
 
 describe("graceful shutdown", () => {
   it("on SIGTERM finishes the in-flight request with Connection: close, refuses new connections, and closes idle and stalled connections within a second, exit 0", async () => {

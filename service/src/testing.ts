@@ -5,20 +5,13 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { pino } from "pino";
 import { type AppOptions, buildApp, type App } from "./app.js";
-import type { Manifest } from "./manifest.js";
-import { Model } from "./model.js";
+import { exampleCar, type Manifest } from "./manifest.js";
+import { type Instance, Model } from "./model.js";
 
 export const MODEL_DIR = join(import.meta.dirname, "..", "model");
 
-export const CHEVELLE = {
-  cylinders: 8,
-  displacement: 307,
-  horsepower: 130,
-  weight: 3504,
-  acceleration: 12,
-  model_year: 1970,
-  origin: "USA",
-} as const;
+/** The example car of the committed model (its manifest's first smoke case). */
+export const EXAMPLE_CAR: Readonly<Instance> = exampleCar(MODEL_DIR);
 
 export interface RunningApp {
   app: App;

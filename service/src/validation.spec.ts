@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseManifest } from "./manifest.js";
-import { CHEVELLE, MODEL_DIR } from "./testing.js";
+import { EXAMPLE_CAR, MODEL_DIR } from "./testing.js";
 import { compilePredictCheck, predictBodySchema } from "./validation.js";
 
 const manifest = parseManifest(readFileSync(join(MODEL_DIR, "manifest.json"), "utf8"), MODEL_DIR);
@@ -20,7 +20,7 @@ function agrees(body: unknown): void {
   }
 }
 
-const car = (patch: Record<string, unknown> = {}) => ({ ...CHEVELLE, ...patch });
+const car = (patch: Record<string, unknown> = {}) => ({ ...EXAMPLE_CAR, ...patch });
 
 describe("compilePredictCheck (the /predict fast path)", () => {
   it("accepts the well-formed bodies zod accepts, returning the same instances", () => {
@@ -67,9 +67,9 @@ describe("compilePredictCheck (the /predict fast path)", () => {
       { instances: [null] },
       { instances: [[]] },
       { instances: [car(), car({ acceleration: 99 })] },
-      JSON.parse(`{"instances":[${JSON.stringify(CHEVELLE)}],"__proto__":{"admin":true}}`),
-      JSON.parse(`{"instances":[${JSON.stringify(CHEVELLE).slice(0, -1)},"constructor":{"prototype":{"admin":true}}}]}`),
-      JSON.parse(`{"instances":[${JSON.stringify(CHEVELLE).slice(0, -1)},"__proto__":{"weight":1}}]}`),
+      JSON.parse(`{"instances":[${JSON.stringify(EXAMPLE_CAR)}],"__proto__":{"admin":true}}`),
+      JSON.parse(`{"instances":[${JSON.stringify(EXAMPLE_CAR).slice(0, -1)},"constructor":{"prototype":{"admin":true}}}]}`),
+      JSON.parse(`{"instances":[${JSON.stringify(EXAMPLE_CAR).slice(0, -1)},"__proto__":{"weight":1}}]}`),
       Object.assign(Object.create({ inherited: 1 }) as object, { instances: [car()] }),
       { instances: [Object.assign(Object.create({ colour: "red" }) as object, car())] },
     ];
@@ -83,11 +83,11 @@ describe("compilePredictCheck (the /predict fast path)", () => {
     let seed = 11;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const values: unknown[] = [null, true, "", "USA", "Europe", "Japan", "x", 0, -0, 1, 2.5, 3, 12, 13, 40, 1970, 1982, 1983, 6000, 6000.5, 1e308, -1, NaN, Infinity, [], {}, [1]];
-    const keys = [...Object.keys(CHEVELLE), "colour", "instances", "__proto__"];
+    const keys = [...Object.keys(EXAMPLE_CAR), "colour", "instances", "__proto__"];
     let accepted = 0;
     for (let i = 0; i < 5000; i++) {
       const rows = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
-        const x: Record<string, unknown> = { ...CHEVELLE };
+        const x: Record<string, unknown> = { ...EXAMPLE_CAR };
         const n = Math.floor(rand() * 3);
         for (let k = 0; k < n; k++) {
           const key = keys[Math.floor(rand() * keys.length)]!;

@@ -155,7 +155,7 @@ describe("CircleciDeployRoles", () => {
   it("reads state from an S3 backend, the key only, and adds nothing for a local backend", () => {
     const withS3: EnvironmentConfig = {
       ...configs.staging,
-      backend: { type: "s3", bucket: "acme-tfstate", key: "mpg-model/staging.tfstate", region: "eu-west-1", useLockfile: true },
+      backend: { type: "s3", bucket: "acme-tfstate", key: "mpg-model/staging.tfstate", region: "eu-west-1" },
     };
     const plan = doc(synth(withS3), "plan-permissions");
     expect(plan.find((st) => st.sid === "ReadState")).toMatchObject({ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::acme-tfstate/mpg-model/staging.tfstate"] });
