@@ -85,7 +85,7 @@ describe("blue/green rehearsal on booted instances", () => {
   });
 
   it("on Ctrl-C removes the instances, HAProxy, the namespaces and its folder, and exits 130", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO_DIR, "bluegreen/cli.ts"), "--env", "staging", "--scenarios", "1", "--bundle", inject("bundleZip")], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO_DIR, "bluegreen/blue-green-cli.ts"), "--env", "staging", "--scenarios", "1", "--bundle", inject("bundleZip")], {
       cwd: REPO_DIR,
       stdio: ["ignore", "pipe", "pipe"],
     });

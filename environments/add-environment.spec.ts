@@ -72,7 +72,7 @@ afterAll(() => {
 describe("adding an environment to the list", () => {
   it("makes the pipeline checks ask for the new promotion, and npm run ci:generate writes it", () => {
     expect(pipelineProblems()).toEqual([expect.stringMatching(/^the release chain does not follow environments\/declared\.ts .*expected upload-dev -> promote-staging -> promote-qa -> approve-prod -> promote-prod, found upload-dev -> promote-staging -> approve-prod -> promote-prod .*run npm run ci:generate$/)]);
-    const generate = run(TSX, [".circleci/generate.ts"]);
+    const generate = run(TSX, [".circleci/generate-cli.ts"]);
     expect(generate.status, generate.stderr).toBe(0);
     expect(generate.stdout).toContain("release chain rewritten (dev -> staging -> qa -> prod)");
     expect(pipelineProblems()).toEqual([]);

@@ -17,7 +17,7 @@ import { scratchDir } from "../scripts/scratch-dir.js";
 import yazl from "yazl";
 import type { EnvironmentConfig } from "../environments/index.js";
 import { createClients } from "./aws.js";
-import { run, parseDuration } from "./cli.js";
+import { run, parseDuration } from "./release-cli.js";
 import type { CommandContext } from "./commands.js";
 import { recentDeployments } from "./deploy.js";
 import { awsError, deployment, fakeFleet, mockAws, type AwsMocks } from "./testing.js";

@@ -16,7 +16,7 @@ import { SshHop } from "../revision/ssh-hop.js";
 import { buildService } from "../service/build.js";
 import { MODEL_DIR, spawnServer, type ServerProcess } from "../service/src/testing.js";
 import { createClients } from "./aws.js";
-import { run } from "./cli.js";
+import { run } from "./release-cli.js";
 import type { CommandContext } from "./commands.js";
 import { predict, ssh, type ProcessContext } from "./ssh.js";
 import { awsError, fakeFleet, mockAws, type AwsMocks, type FakeInstance } from "./testing.js";

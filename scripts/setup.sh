@@ -54,7 +54,7 @@ main() {
   npm ci --no-audit --no-fund
   # The fleet's Node.js (pinned, integrity-checked, cached outside the repository): the tests and
   # the rehearsal's instance run the service on it whatever this machine's node is.
-  log "fleet Node.js: $(npx --no-install tsx scripts/fleet-node.ts install)"
+  log "fleet Node.js: $(npx --no-install tsx scripts/fleet-node-cli.ts install)"
   log "ready: npm start (rehearse the pipeline), npm test (all tests)"
 }
 

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { costText } from "./cost-format.js";
 import { stackCost, type StackCost } from "./cost-plan.js";
 import { planStacks, type StackPlan } from "./plan-stacks.js";
-import { TerraformMissingError, terraformVersion } from "./terraform-cli.js";
+import { TerraformMissingError, terraformVersion } from "./terraform-runner.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 

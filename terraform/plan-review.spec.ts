@@ -10,7 +10,7 @@ import { writeModelReport } from "../service/report/write-report.js";
 import { COMMENT_MARKER } from "./plan-comment.js";
 import { GitHubError, pullRequestFrom, reviewStack, upsertComment } from "./plan-review.js";
 import { terraformEnvironment } from "./provider-mirror.js";
-import { terraform } from "./terraform-cli.js";
+import { terraform } from "./terraform-runner.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 

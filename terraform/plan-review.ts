@@ -13,25 +13,17 @@
  * from that directory's metrics.json (`npm run model:report`), linking to --model-report-url.
  * Exit 0 when every stack planned (and the comment, if due, was posted), 1 otherwise.
  */
-import { spawnSync } from "node:child_process";
 import { STATUS_CODES } from "node:http";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { Octokit } from "@octokit/core";
 import { paginateRest } from "@octokit/plugin-paginate-rest";
-import { modelSection } from "../service/report/markdown.js";
-import { readModelReport } from "../service/report/read-report.js";
 import { costText } from "./cost-format.js";
 import { stackCost } from "./cost-plan.js";
-import { COMMENT_MARKER, renderPlanComment, type StackReview } from "./plan-comment.js";
-import { synthesizedStacks } from "./plan-stacks.js";
+import { COMMENT_MARKER, type StackReview } from "./plan-comment.js";
 import { changesFromShowJson, summarizeChanges } from "./plan-summary.js";
-import { terraformEnvironment } from "./provider-mirror.js";
-import { terraform, TerraformMissingError, terraformVersion } from "./terraform-cli.js";
+import { terraform } from "./terraform-runner.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
 
 export interface ReviewStackOptions {
   readonly stack: string;
@@ -130,78 +122,4 @@ export async function upsertComment(options: PostOptions): Promise<{ action: "cr
   } catch (error) {
     throw explainGitHubError(error, options.apiBase);
   }
-}
-
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      out: { type: "string", default: "plans/review" },
-      "aws-profile-prefix": { type: "string" },
-      "synth-dir": { type: "string" },
-      "github-api": { type: "string" },
-      "model-report": { type: "string" },
-      "model-report-url": { type: "string" },
-    },
-    allowPositionals: true,
-  });
-  if (!terraformVersion()) throw new TerraformMissingError();
-  const outDir = resolve(values.out);
-  await mkdir(outDir, { recursive: true });
-  // Read first: a missing report fails the review before minutes of planning, not after.
-  const model = values["model-report"] ? await readModelReport(join(resolve(values["model-report"]), "metrics.json")) : undefined;
-
-  let synthDir = values["synth-dir"] ? resolve(values["synth-dir"]) : undefined;
-  if (!synthDir) {
-    const synth = spawnSync(process.execPath, [join(ROOT, "stacks", "run-app.mjs"), "main.ts"], { cwd: ROOT, stdio: "inherit" });
-    if (synth.status !== 0) return synth.status ?? 1;
-    synthDir = join(ROOT, "cdktf.out");
-  }
-  const { env } = await terraformEnvironment(outDir);
-  const stacks = positionals.length ? positionals : await synthesizedStacks(synthDir);
-  const reviews: StackReview[] = [];
-  // One stack at a time: each holds a provider process, and the logs stay readable.
-  for (const stack of stacks) {
-    const profile = values["aws-profile-prefix"] ? { AWS_PROFILE: `${values["aws-profile-prefix"]}${stack}` } : {};
-    console.error(`planning ${stack}${profile.AWS_PROFILE ? ` as ${profile.AWS_PROFILE}` : ""}...`);
-    reviews.push(await reviewStack({ stack, workdir: join(synthDir, "stacks", stack), outDir, env: { ...env, ...profile } }));
-  }
-
-  const reportUrl = values["model-report-url"];
-  const body = renderPlanComment(reviews, {
-    commit: process.env.CIRCLE_SHA1,
-    buildUrl: process.env.CIRCLE_BUILD_URL,
-    ...(model ? { modelSection: (detail) => modelSection(model, { detail, reportUrl }) } : {}),
-  });
-  await writeFile(join(outDir, "comment.md"), body);
-  console.log(body);
-
-  let posted = true;
-  const token = process.env.GITHUB_TOKEN;
-  const pullRequest = pullRequestFrom(process.env);
-  if (!token) console.error("GITHUB_TOKEN is not set: the summary is in comment.md only (see docs/circleci.md to post it on pull requests)");
-  else if (!pullRequest) console.error("this build is not for a pull request (no CIRCLE_PULL_REQUEST): nothing to comment on");
-  else {
-    try {
-      const apiBase = values["github-api"] ?? process.env.GITHUB_API_URL ?? "https://api.github.com";
-      const result = await upsertComment({ apiBase, token, pullRequest, body });
-      console.error(`plan review comment ${result.action}: ${result.url}`);
-    } catch (error) {
-      posted = false;
-      console.error(error instanceof Error ? error.message : error);
-    }
-  }
-  const failed = reviews.filter((r) => r.error !== undefined);
-  for (const r of failed) console.error(`plan failed for ${r.stack}:\n${r.error}`);
-  return failed.length === 0 && posted ? 0 : 1;
-}
-
-if (resolve(process.argv[1] ?? "") === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-    },
-  );
 }

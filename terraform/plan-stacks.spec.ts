@@ -16,7 +16,7 @@ import { stackCost } from "./cost-plan.js";
 import { COMMENT_MARKER, renderPlanComment, type ModelDetail, type StackReview } from "./plan-comment.js";
 import { planStacks, type StackPlan } from "./plan-stacks.js";
 import { changesFromShowJson, summarizeChanges } from "./plan-summary.js";
-import { TerraformMissingError, terraformVersion } from "./terraform-cli.js";
+import { TerraformMissingError, terraformVersion } from "./terraform-runner.js";
 
 const synthDir = scratchDir("synth-");
 let plans: StackPlan[];

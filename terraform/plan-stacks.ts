@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { prepareOfflineWorkspace } from "./offline-workspace.js";
 import { changesFromPlanStream, summarizeChanges, type PlanSummary } from "./plan-summary.js";
 import { terraformEnvironment } from "./provider-mirror.js";
-import { terraform } from "./terraform-cli.js";
+import { terraform } from "./terraform-runner.js";
 
 export interface StackPlan {
   readonly stack: string;

@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { terraform, TerraformCommandError, TerraformMissingError, terraformVersion } from "./terraform-cli.js";
+import { terraform, TerraformCommandError, TerraformMissingError, terraformVersion } from "./terraform-runner.js";
 
 const installed = terraformVersion() ?? "(terraform is not installed: npm run setup)";
 
