@@ -80,11 +80,22 @@ export function parseConfig(text: string): Config {
         context: asList(s.context),
         ...(branches.only !== undefined ? { branchesOnly: asList(branches.only) } : {}),
         ...(branches.ignore !== undefined ? { branchesIgnore: asList(branches.ignore) } : {}),
-        parameters: Object.fromEntries(Object.entries(s).filter(([key]) => !ENTRY_KEYS.has(key)).map(([key, value]) => [key, String(value)])),
+        parameters: Object.fromEntries(
+          Object.entries(s)
+            .filter(([key]) => !ENTRY_KEYS.has(key))
+            .map(([key, value]) => [key, String(value)]),
+        ),
       };
     });
   }
-  return { raw, text, jobs: asObject(raw.jobs) as Record<string, Json>, commands: asObject(raw.commands) as Record<string, Json>, executors: asObject(raw.executors) as Record<string, Json>, workflows };
+  return {
+    raw,
+    text,
+    jobs: asObject(raw.jobs) as Record<string, Json>,
+    commands: asObject(raw.commands) as Record<string, Json>,
+    executors: asObject(raw.executors) as Record<string, Json>,
+    workflows,
+  };
 }
 
 export function loadConfig(path = CONFIG_PATH): Config {
@@ -134,7 +145,9 @@ export interface JobRun {
 }
 
 export function jobRuns(config: Config): JobRun[] {
-  const listed = Object.values(config.workflows).flat().filter((entry) => config.jobs[entry.job]);
+  const listed = Object.values(config.workflows)
+    .flat()
+    .filter((entry) => config.jobs[entry.job]);
   const runs: JobRun[] = listed.map((entry) => ({ label: entry.name, job: entry.job, args: entry.parameters }));
   for (const job of Object.keys(config.jobs)) if (!listed.some((entry) => entry.job === job)) runs.push({ label: job, job, args: {} });
   return runs;
@@ -214,13 +227,15 @@ export function checkReleaseGates(config: Config, mustFollow: readonly string[],
     const list = config.workflows[workflow]!;
     const before = upstream(list, entry.name);
     for (const job of mustFollow) if (!before.has(job)) problems.push(`${where} does not wait for ${job}`);
-    const released = jobCommands(config, entry.job, entry.parameters).flatMap((c) => [...c.matchAll(/\bnpm run (?:--silent )?release -- (?:promote\b.*--to|(?:upload|rollback)\b.*--env) ([\w-]+)/g)].map((m) => m[1]!));
+    const released = jobCommands(config, entry.job, entry.parameters).flatMap((c) =>
+      [...c.matchAll(/\bnpm run (?:--silent )?release -- (?:promote\b.*--to|(?:upload|rollback)\b.*--env) ([\w-]+)/g)].map((m) => m[1]!),
+    );
     for (const target of new Set(released.filter((name) => production.includes(name)))) {
       if (![...before].some((name) => list.find((e) => e.name === name)?.type === "approval")) problems.push(`${where} releases to ${target} (production) without an approval job before it`);
     }
   }
   for (const { workflow, entry } of entries(config)) {
-    if (entry.type === "approval" && (JSON.stringify(entry.branchesOnly) !== JSON.stringify(["main"]))) problems.push(`${workflow}/${entry.name}: the approval must also be main-only`);
+    if (entry.type === "approval" && JSON.stringify(entry.branchesOnly) !== JSON.stringify(["main"])) problems.push(`${workflow}/${entry.name}: the approval must also be main-only`);
   }
   return problems;
 }
@@ -267,10 +282,7 @@ export function checkNoSecrets(config: Config): string[] {
     [/\bxox[abpr]-[A-Za-z0-9-]+/, "a Slack token"],
   ];
   for (const [pattern, what] of patterns) if (pattern.test(config.text)) problems.push(`config contains ${what}`);
-  const environments = [
-    ...Object.values(config.executors).map((e) => e.environment),
-    ...Object.values(config.jobs).map((j) => j.environment),
-  ];
+  const environments = [...Object.values(config.executors).map((e) => e.environment), ...Object.values(config.jobs).map((j) => j.environment)];
   for (const env of environments) {
     for (const [key, value] of Object.entries(asObject(env))) {
       if (/TOKEN|SECRET|PASSWORD|PRIVATE|CREDENTIAL|API_KEY|ACCESS_KEY/i.test(key) && value !== undefined && !/^\$\{?[A-Z_]+\}?$/.test(String(value))) {
@@ -338,7 +350,10 @@ export function checkNodeVersion(config: Config, engines: string, shipped: Shipp
 /** The dependency cache is keyed on the lock file, so a changed lock never restores stale modules. */
 export function checkCache(config: Config): string[] {
   const steps = Object.values(config.jobs).flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
-  const keys = steps.flatMap((s) => [asObject(asObject(s).save_cache).key, ...asList(asObject(asObject(s).restore_cache).keys)]).filter((k) => k !== undefined).map(String);
+  const keys = steps
+    .flatMap((s) => [asObject(asObject(s).save_cache).key, ...asList(asObject(asObject(s).restore_cache).keys)])
+    .filter((k) => k !== undefined)
+    .map(String);
   if (keys.length === 0) return ["no dependency cache"];
   return keys.filter((k) => !k.includes('{{ checksum "package-lock.json" }}')).map((k) => `cache key ${k} is not keyed on package-lock.json`);
 }
@@ -347,10 +362,15 @@ export function checkCache(config: Config): string[] {
 export function checkArtifacts(config: Config): string[] {
   // Reusable commands' steps count too (the model report is stored by the model-report command).
   const steps = [...Object.values(config.jobs), ...Object.values(config.commands)].flatMap((j) => (Array.isArray(j.steps) ? j.steps : []));
-  const stored = steps.map((s) => asObject(asObject(s).store_artifacts).path).filter(Boolean).map(String);
+  const stored = steps
+    .map((s) => asObject(asObject(s).store_artifacts).path)
+    .filter(Boolean)
+    .map(String);
   const problems: string[] = [];
   if (!steps.some((s) => asObject(s).store_test_results)) problems.push("no store_test_results");
-  const testCommands = Object.keys(config.jobs).flatMap((job) => jobCommands(config, job)).filter((c) => /\bnpm test\b/.test(c));
+  const testCommands = Object.keys(config.jobs)
+    .flatMap((job) => jobCommands(config, job))
+    .filter((c) => /\bnpm test\b/.test(c));
   if (!testCommands.some((c) => /--reporter[= ]junit/.test(c))) problems.push("npm test does not write a junit report for store_test_results");
   for (const [what, path] of [
     ["the bundle", "dist"],
@@ -391,7 +411,11 @@ export function checkReleaseChain(config: Config, chain: readonly ChainEnvironme
   const expected = parseConfig(applyReleaseChain(config.text, chain));
   const describe = (c: Config) => JSON.stringify(c.workflows) + JSON.stringify(c.jobs["plan-review"]);
   if (describe(expected) === describe(config)) return [];
-  const chainOf = (c: Config) => (c.workflows[WORKFLOW] ?? []).filter((e) => e.job === "upload" || e.job === "promote" || e.type === "approval").map((e) => e.name).join(" -> ");
+  const chainOf = (c: Config) =>
+    (c.workflows[WORKFLOW] ?? [])
+      .filter((e) => e.job === "upload" || e.job === "promote" || e.type === "approval")
+      .map((e) => e.name)
+      .join(" -> ");
   return [
     `the release chain does not follow environments/declared.ts (${chain.map((e) => `${e.name}: ${e.tier}`).join(", ")}): expected ${chainOf(expected)}, found ${chainOf(config) || "none"} (or different settings); run npm run ci:generate`,
   ];
@@ -408,12 +432,7 @@ export function schemaErrors(schema: object, document: unknown): string[] {
 }
 
 /** The project's rules, for a config text and the package.json it runs with. */
-export function projectProblems(
-  text: string,
-  packageJson: { scripts?: Record<string, string>; engines?: { node?: string } },
-  shipped: ShippedRuntimes,
-  chain: readonly ChainEnvironment[],
-): string[] {
+export function projectProblems(text: string, packageJson: { scripts?: Record<string, string>; engines?: { node?: string } }, shipped: ShippedRuntimes, chain: readonly ChainEnvironment[]): string[] {
   const config = parseConfig(text);
   return [
     ...checkJobsExist(config),

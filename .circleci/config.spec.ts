@@ -74,7 +74,12 @@ describe(".circleci/config.yml", () => {
     expect(checkNpmScripts(config, PACKAGE.scripts)).toEqual([]);
     const { lint: _lint, ...withoutLint } = { ...PACKAGE.scripts, lint: "" };
     expect(checkNpmScripts(config, withoutLint)).toContain("lint-typecheck: npm run lint is not a script in package.json");
-    expect(checkNpmScripts(mutatedText((t) => t.replace("npm run bundle", "npm run bundel")), PACKAGE.scripts)).toContain("bundle: npm run bundel is not a script in package.json");
+    expect(
+      checkNpmScripts(
+        mutatedText((t) => t.replace("npm run bundle", "npm run bundel")),
+        PACKAGE.scripts,
+      ),
+    ).toContain("bundle: npm run bundel is not a script in package.json");
     const { test: _test, ...withoutTest } = PACKAGE.scripts;
     expect(checkNpmScripts(config, withoutTest)).toContain("unit-tests: npm run test is not a script in package.json");
   });
@@ -90,7 +95,9 @@ describe(".circleci/config.yml", () => {
   it("catches a release job that runs on every branch or skips the plan review", () => {
     const anyBranch = mutated((doc) => doc.deleteIn(["workflows", "build-test-release", "jobs", 8, "upload", "filters"]));
     expect(checkReleaseGates(anyBranch, RELEASE_PREREQUISITES, PRODUCTION)).toEqual(["build-test-release/upload-dev must be filtered to branches: only: main"]);
-    const noPlan = mutated((doc) => doc.setIn(["workflows", "build-test-release", "jobs", 8, "upload", "requires"], ["lint-typecheck", "unit-tests", "shellcheck", "model-gate", "synth-validate", "bundle"]));
+    const noPlan = mutated((doc) =>
+      doc.setIn(["workflows", "build-test-release", "jobs", 8, "upload", "requires"], ["lint-typecheck", "unit-tests", "shellcheck", "model-gate", "synth-validate", "bundle"]),
+    );
     // Every later release job waited for the plan only through upload-dev.
     expect(checkReleaseGates(noPlan, RELEASE_PREREQUISITES, PRODUCTION)).toEqual([
       "build-test-release/upload-dev does not wait for plan-review",
@@ -137,7 +144,9 @@ describe(".circleci/config.yml", () => {
     expect(checkProfiles(generated)).toEqual([]);
     expect(jobCommands(generated, "plan-review").join("\n")).toContain("plan-qa=PLAN_ROLE_ARN_QA");
     // Only the chain and the plan profiles line change (lines new to the file listed); every other line stays as written.
-    const changed = applyReleaseChain(TEXT, withQa).split("\n").filter((line) => !TEXT.split("\n").includes(line));
+    const changed = applyReleaseChain(TEXT, withQa)
+      .split("\n")
+      .filter((line) => !TEXT.split("\n").includes(line));
     expect(changed).toEqual([
       "          profiles: plan-dev=PLAN_ROLE_ARN_DEV plan-staging=PLAN_ROLE_ARN_STAGING plan-qa=PLAN_ROLE_ARN_QA plan-prod=PLAN_ROLE_ARN_PROD",
       "          name: promote-qa",
@@ -180,7 +189,11 @@ describe(".circleci/config.yml", () => {
   it("holds no AWS keys, tokens or role ARNs inline", () => {
     expect(checkNoSecrets(config)).toEqual([]);
     const key = mutated((doc) => doc.setIn(["executors", "node", "environment", "AWS_ACCESS_KEY_ID"], "AKIAABCDEFGHIJKLMNOP"));
-    expect(checkNoSecrets(key)).toEqual(["config contains an AWS access key id", "config contains AWS key variables (use OIDC)", "environment variable AWS_ACCESS_KEY_ID is set inline; secrets belong in a context"]);
+    expect(checkNoSecrets(key)).toEqual([
+      "config contains an AWS access key id",
+      "config contains AWS key variables (use OIDC)",
+      "environment variable AWS_ACCESS_KEY_ID is set inline; secrets belong in a context",
+    ]);
     const token = mutated((doc) => doc.setIn(["jobs", "plan-review", "environment"], { GITHUB_TOKEN: "not-a-real-token" }));
     expect(checkNoSecrets(token)).toEqual(["environment variable GITHUB_TOKEN is set inline; secrets belong in a context"]);
     const arn = mutatedText((t) => t.replace("plan-dev=PLAN_ROLE_ARN_DEV", "plan-dev=arn:aws:iam::111111111111:role/mpg-model-dev-circleci-plan"));
@@ -198,7 +211,10 @@ describe(".circleci/config.yml", () => {
     expect(SHIPPED).toEqual({ fleetMajors: [24, 24, 24], lambdaRuntime: "nodejs22.x", nvmrc: "24.22.3" });
     expect(checkNodeVersion(config, PACKAGE.engines.node, SHIPPED)).toEqual([]);
     const node22 = mutatedText((t) => t.replace(/cimg\/node:24\.[\d.]+/, "cimg/node:22.12.0"));
-    expect(checkNodeVersion(node22, PACKAGE.engines.node, SHIPPED)).toEqual(["cimg/node:22.12.0 runs Node.js 22, the fleet runs 24 (fleet.nodeMajorVersion)", "cimg/node:22.12.0: CI runs 22.12.0, .nvmrc says 24.22.3"]);
+    expect(checkNodeVersion(node22, PACKAGE.engines.node, SHIPPED)).toEqual([
+      "cimg/node:22.12.0 runs Node.js 22, the fleet runs 24 (fleet.nodeMajorVersion)",
+      "cimg/node:22.12.0: CI runs 22.12.0, .nvmrc says 24.22.3",
+    ]);
     const node20 = mutatedText((t) => t.replace(/cimg\/node:24\.[\d.]+/, "cimg/node:20.18.1"));
     expect(checkNodeVersion(node20, PACKAGE.engines.node, SHIPPED)).toEqual([
       "cimg/node:20.18.1 runs Node.js 20, the fleet runs 24 (fleet.nodeMajorVersion)",
@@ -251,10 +267,7 @@ describe("schemaErrors", () => {
   });
 
   it("names the path and the reason of every violation, including formats", () => {
-    expect(schemaErrors(schema, { orbs: { x: "not a uri" } })).toEqual([
-      `/ must have required property 'version' {"missingProperty":"version"}`,
-      `/orbs/x must match format "uri" {"format":"uri"}`,
-    ]);
+    expect(schemaErrors(schema, { orbs: { x: "not a uri" } })).toEqual([`/ must have required property 'version' {"missingProperty":"version"}`, `/orbs/x must match format "uri" {"format":"uri"}`]);
     expect(schemaErrors(schema, { version: 3 })).toEqual([`/version must be equal to one of the allowed values {"allowedValues":[2,2.1]}`]);
   });
 });

@@ -12,5 +12,9 @@ const after = applyReleaseChain(before, repositoryChain());
 if (after === before) console.log(`${CONFIG_PATH}: the release chain already follows environments/declared.ts`);
 else {
   writeFileSync(CONFIG_PATH, after);
-  console.log(`${CONFIG_PATH}: release chain rewritten (${repositoryChain().map((e) => e.name).join(" -> ")})`);
+  console.log(
+    `${CONFIG_PATH}: release chain rewritten (${repositoryChain()
+      .map((e) => e.name)
+      .join(" -> ")})`,
+  );
 }

@@ -10,8 +10,24 @@ describe("alarmsInAlarm (the stack's alarm settings, from HAProxy's counters)", 
   it("goes to ALARM only when every one of the last evaluation periods reaches the threshold", () => {
     const quiet = { backend5xx: 0, elb5xx: 0, unhealthyHosts: 0 };
     expect(alarmsInAlarm([quiet, { ...quiet, backend5xx: 5 }], t)).toEqual([]);
-    expect(alarmsInAlarm([{ ...quiet, backend5xx: 5 }, { ...quiet, backend5xx: 9 }], t)).toEqual([{ name: "backend-5xx", values: [5, 9], threshold: staging.alarms.http5xxPerMinute }]);
-    expect(alarmsInAlarm([{ ...quiet, backend5xx: 4 }, { ...quiet, backend5xx: 50 }], t)).toEqual([]);
+    expect(
+      alarmsInAlarm(
+        [
+          { ...quiet, backend5xx: 5 },
+          { ...quiet, backend5xx: 9 },
+        ],
+        t,
+      ),
+    ).toEqual([{ name: "backend-5xx", values: [5, 9], threshold: staging.alarms.http5xxPerMinute }]);
+    expect(
+      alarmsInAlarm(
+        [
+          { ...quiet, backend5xx: 4 },
+          { ...quiet, backend5xx: 50 },
+        ],
+        t,
+      ),
+    ).toEqual([]);
   });
 
   it("has no opinion before it has as many periods as it evaluates (missing data is not breaching)", () => {

@@ -38,7 +38,17 @@ for (let i = 1; i <= runs; i++) {
   results.push(r);
   const five = r.scenarios.find((s) => s.id === 5);
   console.log(
-    `run ${i}: ${r.ok ? "ok" : `FAILED (${r.error ?? r.scenarios.filter((s) => !s.ok).map((s) => `${s.id}: ${s.verdict}`).join("; ")})`}; ` +
+    `run ${i}: ${
+      r.ok
+        ? "ok"
+        : `FAILED (${
+            r.error ??
+            r.scenarios
+              .filter((s) => !s.ok)
+              .map((s) => `${s.id}: ${s.verdict}`)
+              .join("; ")
+          })`
+    }; ` +
       `failed ${r.scenarios.map((s) => `${s.id}:${s.traffic?.failed ?? "-"}`).join(" ")}; rate ${r.scenarios.map((s) => s.traffic?.ratePerSecond.toFixed(0) ?? "-").join("/")} req/s; ` +
       `5xx->back ${five?.incidentMs !== undefined ? `${(five.incidentMs / 1000).toFixed(1)} s` : "-"}; total ${((r.totalMs - (r.baselineWallMs ?? 0)) / 1000).toFixed(1)} s without the baseline (setup ${(r.setupMs / 1000).toFixed(1)} s)`,
   );
@@ -52,11 +62,17 @@ const med = (f: (r: BlueGreenResult) => number | undefined) => {
 const t = results[0]?.timings;
 console.log(`\nmedians of ${runs} runs (${values.env}, time scale ${t?.scale})`);
 for (const id of SCENARIOS) {
-  console.log(`  scenario ${id}: failed requests ${med((r) => r.scenarios.find((s) => s.id === id)?.traffic?.failed)} at ${med((r) => r.scenarios.find((s) => s.id === id)?.traffic?.ratePerSecond).toFixed(0)} req/s (target ${id === 5 ? "reported" : "0 at >= 200 req/s"})`);
+  console.log(
+    `  scenario ${id}: failed requests ${med((r) => r.scenarios.find((s) => s.id === id)?.traffic?.failed)} at ${med((r) => r.scenarios.find((s) => s.id === id)?.traffic?.ratePerSecond).toFixed(0)} req/s (target ${id === 5 ? "reported" : "0 at >= 200 req/s"})`,
+  );
 }
 const limit = t ? (2 * t.alarmEvaluationPeriods * t.alarmPeriodMs) / 1000 : NaN;
-console.log(`  scenario 5: first 5xx -> traffic back ${(med((r) => r.scenarios.find((s) => s.id === 5)?.incidentMs) / 1000).toFixed(1)} s (target <= ${limit.toFixed(1)} s = 2 x the scaled evaluation period)`);
-console.log(`  whole rehearsal ${(med((r) => r.totalMs - (r.baselineWallMs ?? 0)) / 1000).toFixed(1)} s without the baseline (target < 180 s warm), of which setup ${(med((r) => r.setupMs) / 1000).toFixed(1)} s`);
+console.log(
+  `  scenario 5: first 5xx -> traffic back ${(med((r) => r.scenarios.find((s) => s.id === 5)?.incidentMs) / 1000).toFixed(1)} s (target <= ${limit.toFixed(1)} s = 2 x the scaled evaluation period)`,
+);
+console.log(
+  `  whole rehearsal ${(med((r) => r.totalMs - (r.baselineWallMs ?? 0)) / 1000).toFixed(1)} s without the baseline (target < 180 s warm), of which setup ${(med((r) => r.setupMs) / 1000).toFixed(1)} s`,
+);
 const p99Release = med((r) => median(r.scenarios.filter((s) => s.id !== 5 && s.traffic).map((s) => s.traffic!.p99Ms)));
 const p99Baseline = med((r) => r.baseline?.p99Ms);
 console.log(`  p99 latency during releases 1-4 ${p99Release} ms vs ${p99Baseline} ms with no release: ratio ${(p99Release / p99Baseline).toFixed(2)}`);

@@ -102,7 +102,9 @@ describe("HaproxyLoadBalancer", () => {
 
   it("re-registers a deregistered instance through its health check again", async () => {
     green.ready = false;
-    await expect(lb.register(["mpg11-green"])).rejects.toThrow(/health check GET \/ready on mpg11-green \(127\.0\.0\.1:\d+\) never passed 2 times within .* s: HAProxy's last check (\* )?L7STS (503|0)/); // "* ": a check still running, its code not in yet
+    await expect(lb.register(["mpg11-green"])).rejects.toThrow(
+      /health check GET \/ready on mpg11-green \(127\.0\.0\.1:\d+\) never passed 2 times within .* s: HAProxy's last check (\* )?L7STS (503|0)/,
+    ); // "* ": a check still running, its code not in yet
     expect((await lb.registeredInstances()).map((i) => i.instanceId)).toEqual(["mpg11-blue"]);
     green.ready = true;
     await lb.register(["mpg11-green"]);

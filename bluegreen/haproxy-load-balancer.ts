@@ -153,9 +153,7 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     }
     await h.expect(`set server ${server} state maint`, (a) => a === "");
     await h.expect(`shutdown sessions server ${server}`, (a) => a === "");
-    this.o.onEvent?.(
-      `${id} deregistered: drained in ${((Date.now() - started) / 1000).toFixed(2)} s${inFlight > 0 ? ` (draining time up: ${inFlight} connections closed)` : ""}`,
-    );
+    this.o.onEvent?.(`${id} deregistered: drained in ${((Date.now() - started) / 1000).toFixed(2)} s${inFlight > 0 ? ` (draining time up: ${inFlight} connections closed)` : ""}`);
   }
 }
 

@@ -85,7 +85,13 @@ export function assertPortFree(port: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(new LoadBalancerError(error.code === "EADDRINUSE" ? `port ${port} on 127.0.0.1 is in use: ${what} cannot listen there; pick another (--lb-port) or stop what holds it` : `cannot listen on 127.0.0.1:${port} (${what}): ${error.message}`)),
+      reject(
+        new LoadBalancerError(
+          error.code === "EADDRINUSE"
+            ? `port ${port} on 127.0.0.1 is in use: ${what} cannot listen there; pick another (--lb-port) or stop what holds it`
+            : `cannot listen on 127.0.0.1:${port} (${what}): ${error.message}`,
+        ),
+      ),
     );
     server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
   });
@@ -150,7 +156,9 @@ export class Haproxy {
       if (ready && (await canConnect(options.port))) return proxy;
       if (Date.now() > deadline) {
         await proxy.stop();
-        throw new LoadBalancerError(`HAProxy did not accept commands on ${socketPath} and connections on 127.0.0.1:${options.port} within ${options.startTimeoutMs ?? 5000} ms: ${proxy.stderr.trim()}`);
+        throw new LoadBalancerError(
+          `HAProxy did not accept commands on ${socketPath} and connections on 127.0.0.1:${options.port} within ${options.startTimeoutMs ?? 5000} ms: ${proxy.stderr.trim()}`,
+        );
       }
       await sleep(50);
     }
@@ -182,7 +190,10 @@ export class Haproxy {
   /** `show servers state BACKEND` as one record per server, keyed by the header's field names. */
   async serversState(backend = BACKEND): Promise<Record<string, string>[]> {
     const lines = (await this.command(`show servers state ${backend}`)).split("\n");
-    const header = lines.find((l) => l.startsWith("# "))?.slice(2).split(" ");
+    const header = lines
+      .find((l) => l.startsWith("# "))
+      ?.slice(2)
+      .split(" ");
     if (!header) throw new LoadBalancerError(`unexpected answer to show servers state: ${lines.slice(0, 3).join(" / ")}`);
     return lines.filter((l) => l && !l.startsWith("#") && !/^\d+$/.test(l)).map((l) => Object.fromEntries(l.split(" ").map((v, i) => [header[i] ?? `f${i}`, v])));
   }
@@ -192,7 +203,10 @@ export class Haproxy {
     const lines = (await this.command("show stat")).split("\n");
     const header = lines[0]?.replace(/^# /, "").split(",");
     if (!header) throw new LoadBalancerError("empty answer to show stat");
-    return lines.slice(1).filter(Boolean).map((l) => Object.fromEntries(l.split(",").map((v, i) => [header[i] ?? `f${i}`, v])));
+    return lines
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => Object.fromEntries(l.split(",").map((v, i) => [header[i] ?? `f${i}`, v])));
   }
 
   async stop(): Promise<void> {

@@ -167,7 +167,9 @@ export class BlueGreenOrchestrator {
       isRollback: d.isRollback,
     };
     this.o.group.history.push(record);
-    this.log(`  deployment ${record.deploymentId}: ${d.description}; revision ${d.revision.id}; original ${d.originalSlot} (${names(d.original) || "nothing registered"}), replacement ${d.replacementSlot} (${names(d.replacement)})`);
+    this.log(
+      `  deployment ${record.deploymentId}: ${d.description}; revision ${d.revision.id}; original ${d.originalSlot} (${names(d.original) || "nothing registered"}), replacement ${d.replacementSlot} (${names(d.replacement)})`,
+    );
 
     let alarmWatcher: AlarmWatcher | undefined;
     let alarmFired: ((states: AlarmState[]) => void) | undefined;
@@ -324,8 +326,18 @@ function eventTimes(run: AgentRun): string {
 /** The line of a hook failure that says why (our hooks write "ERROR: ..."), else the agent's first line. */
 export function failureReason(reason: string | undefined): string {
   if (!reason) return "see the agent's logs";
-  const lines = reason.split("\n").map((l) => l.trim()).filter(Boolean);
-  return lines.filter((l) => /ERROR:/.test(l)).at(-1)?.replace(/^\[stderr\]/, "") ?? lines[0] ?? reason;
+  const lines = reason
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return (
+    lines
+      .filter((l) => /ERROR:/.test(l))
+      .at(-1)
+      ?.replace(/^\[stderr\]/, "") ??
+    lines[0] ??
+    reason
+  );
 }
 
 const names = (instances: readonly { id: string }[]) => instances.map((i) => i.id).join(", ");

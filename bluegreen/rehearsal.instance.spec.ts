@@ -22,13 +22,18 @@ const instances = () => containerInstances({ agent: inject("agent"), cacheDir: s
 
 /** systemd-nspawn processes whose machine name starts with `prefix`. */
 function nspawns(prefix: string): number[] {
-  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, "latin1").split("\0").some((a) => a.startsWith(`--machine=${prefix}`));
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "latin1")
+          .split("\0")
+          .some((a) => a.startsWith(`--machine=${prefix}`));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 const leftovers = async (prefix: string) => ({
   namespaces: await listNamespaces(prefix),

@@ -89,7 +89,8 @@ export async function rehearseBlueGreen(o: BlueGreenOptions): Promise<BlueGreenR
   let closeLoadBalancer: () => Promise<void> = async () => {};
   try {
     const config = loadEnvironment(o.environment);
-    if (config.deployment.strategy !== "blue-green") throw new RehearsalError(`environment ${config.name} deploys ${config.deployment.strategy}: the blue/green rehearsal needs a blue-green environment (a pre-production or production tier)`);
+    if (config.deployment.strategy !== "blue-green")
+      throw new RehearsalError(`environment ${config.name} deploys ${config.deployment.strategy}: the blue/green rehearsal needs a blue-green environment (a pre-production or production tier)`);
     timings = scaleTimings(config, o.timeScale ?? DEFAULT_TIME_SCALE);
     const names = resourceNames(config);
     out(`blue/green rehearsal of ${config.name}: load balancer ${names.loadBalancer}, deployment group ${names.deploymentGroup}, service port ${config.service.port}`);
@@ -155,9 +156,23 @@ export async function rehearseBlueGreen(o: BlueGreenOptions): Promise<BlueGreenR
       const load = startLoad({ url: `http://127.0.0.1:${port}`, ratePerSecond: o.rate ?? DEFAULT_RATE, connections: 10 });
       await sleep(o.baselineMs);
       baseline = await load.stop();
-      out(`  baseline (no release, ${(o.baselineMs / 1000).toFixed(0)} s): ${baseline.requests} requests, ${baseline.ratePerSecond.toFixed(0)}/s, failed ${baseline.failed}, p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms`);
+      out(
+        `  baseline (no release, ${(o.baselineMs / 1000).toFixed(0)} s): ${baseline.requests} requests, ${baseline.ratePerSecond.toFixed(0)}/s, failed ${baseline.failed}, p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms`,
+      );
     }
-    const ctx: ScenarioContext = { baselineWallMs: performance.now() - baselineStart, out, lb, fleet, group, orchestrator, timings, config, url: `http://127.0.0.1:${port}`, rate: o.rate ?? DEFAULT_RATE, revisions };
+    const ctx: ScenarioContext = {
+      baselineWallMs: performance.now() - baselineStart,
+      out,
+      lb,
+      fleet,
+      group,
+      orchestrator,
+      timings,
+      config,
+      url: `http://127.0.0.1:${port}`,
+      rate: o.rate ?? DEFAULT_RATE,
+      revisions,
+    };
     for (const id of o.scenarios) {
       out(`\n▶ scenario ${id}: ${SCENARIO_TITLES[id]}`);
       const t0 = performance.now();
@@ -217,7 +232,17 @@ async function makeRevisions(bundleZip: string, work: string): Promise<Revisions
 }
 
 function initialRecord(revision: Revision): DeploymentRecord {
-  return { deploymentId: newDeploymentId(), revision, description: "first deployment (before any blue/green release)", originalSlot: INITIAL_LIVE_SLOT, replacementSlot: INITIAL_LIVE_SLOT, status: "Succeeded", startedAt: performance.now(), steps: [], isRollback: false };
+  return {
+    deploymentId: newDeploymentId(),
+    revision,
+    description: "first deployment (before any blue/green release)",
+    originalSlot: INITIAL_LIVE_SLOT,
+    replacementSlot: INITIAL_LIVE_SLOT,
+    status: "Succeeded",
+    startedAt: performance.now(),
+    steps: [],
+    isRollback: false,
+  };
 }
 
 interface ScenarioContext {
@@ -246,7 +271,9 @@ async function underLoad(ctx: ScenarioContext, release: () => Promise<Deployment
     await sleep(1000);
     const traffic = await load.stop();
     const at = (t: number) => t - loadStart;
-    ctx.out(`  traffic: ${traffic.requests} requests in ${(traffic.durationMs / 1000).toFixed(1)} s (${traffic.ratePerSecond.toFixed(0)}/s), failed ${traffic.failed} (non-2xx ${traffic.non2xx}, errors ${traffic.errors}, timeouts ${traffic.timeouts}), p50 ${traffic.p50Ms} ms, p99 ${traffic.p99Ms} ms`);
+    ctx.out(
+      `  traffic: ${traffic.requests} requests in ${(traffic.durationMs / 1000).toFixed(1)} s (${traffic.ratePerSecond.toFixed(0)}/s), failed ${traffic.failed} (non-2xx ${traffic.non2xx}, errors ${traffic.errors}, timeouts ${traffic.timeouts}), p50 ${traffic.p50Ms} ms, p99 ${traffic.p99Ms} ms`,
+    );
     ctx.out("  who answered (s since the load started):");
     for (const line of formatTimeline(revisionTimeline(traffic.answers))) ctx.out(`    ${line}`);
     return { deployment, traffic, at };
@@ -304,7 +331,11 @@ const SCENARIO_RUNS: Record<ScenarioId, ScenarioRun> = {
     });
     if (blue && !blue.includes(ctx.revisions.initial.id)) problems.push(`blue should still run ${ctx.revisions.initial.id}: ${blue}`);
     if (blue) ctx.out(`  kept alive: ${blue}`);
-    return { ok: problems.length === 0, verdict: problems.join("; ") || `traffic on green (${d.revision.id}), ${traffic.failed} failed of ${traffic.requests}; after draining 100 % ${show(after)}; blue still running and answering`, traffic };
+    return {
+      ok: problems.length === 0,
+      verdict: problems.join("; ") || `traffic on green (${d.revision.id}), ${traffic.failed} failed of ${traffic.requests}; after draining 100 % ${show(after)}; blue still running and answering`,
+      traffic,
+    };
   },
   2: async (ctx) => {
     const { d, traffic, problems } = await cleanRelease(ctx, "blue", () => ctx.orchestrator.deploy(ctx.revisions.second, "next release"));
@@ -325,13 +356,21 @@ const SCENARIO_RUNS: Record<ScenarioId, ScenarioRun> = {
     const after = await readLiveFleet(ctx.lb, ctx.config.name);
     if (after.liveSlot !== before.liveSlot) problems.push(`the live slot changed from ${before.liveSlot} to ${after.liveSlot}`);
     if (validate) ctx.out(`  reason: ${validate.detail}`);
-    return { ok: problems.length === 0, verdict: problems.join("; ") || `deployment failed at ValidateService; traffic stayed on ${before.liveSlot} (${serving}), ${traffic.failed} failed of ${traffic.requests}`, traffic };
+    return {
+      ok: problems.length === 0,
+      verdict: problems.join("; ") || `deployment failed at ValidateService; traffic stayed on ${before.liveSlot} (${serving}), ${traffic.failed} failed of ${traffic.requests}`,
+      traffic,
+    };
   },
   4: async (ctx) => {
     const live = (await readLiveFleet(ctx.lb, ctx.config.name)).liveSlot ?? INITIAL_LIVE_SLOT;
     const other: Slot = live === "blue" ? "green" : "blue";
     const { d, traffic, problems } = await cleanRelease(ctx, other, () => ctx.orchestrator.rollback());
-    return { ok: problems.length === 0, verdict: problems.join("; ") || `rollback ${d.deploymentId} (a new deployment) put ${d.revision.id} back on ${other}, ${traffic.failed} failed of ${traffic.requests}`, traffic };
+    return {
+      ok: problems.length === 0,
+      verdict: problems.join("; ") || `rollback ${d.deploymentId} (a new deployment) put ${d.revision.id} back on ${other}, ${traffic.failed} failed of ${traffic.requests}`,
+      traffic,
+    };
   },
   5: async (ctx) => {
     const previous = ctx.group.history.filter((x) => x.status === "Succeeded").at(-1)!.revision.id;
@@ -339,7 +378,8 @@ const SCENARIO_RUNS: Record<ScenarioId, ScenarioRun> = {
     const { deployment: d, traffic } = await underLoad(ctx, () => ctx.orchestrator.deploy(ctx.revisions.faulty, "revision that fails under load"));
     const problems: string[] = [];
     if (d.status !== "Stopped") problems.push(`deployment ${d.deploymentId} ${d.status}, expected Stopped on alarm${d.failure ? ` (${d.failure})` : ""}`);
-    if (!d.rollback || d.rollback.status !== "Succeeded") problems.push(`no successful automatic rollback (${d.rollback ? `${d.rollback.deploymentId} ${d.rollback.status}: ${d.rollback.failure}` : "none"})`);
+    if (!d.rollback || d.rollback.status !== "Succeeded")
+      problems.push(`no successful automatic rollback (${d.rollback ? `${d.rollback.deploymentId} ${d.rollback.status}: ${d.rollback.failure}` : "none"})`);
     const fives = traffic.answers.filter((a) => a.status >= 500);
     const firstMs = fives[0]?.at;
     const lastMs = fives.at(-1)?.at;
@@ -352,10 +392,15 @@ const SCENARIO_RUNS: Record<ScenarioId, ScenarioRun> = {
     const back = (await readLiveFleet(ctx.lb, ctx.config.name)).liveSlot;
     if (back !== live) problems.push(`the load balancer serves ${back}, expected the original ${live}`);
     if (d.alarm) ctx.out(`  alarm: ${d.alarm.text}`);
-    if (incidentMs !== undefined) ctx.out(`  incident: ${fives.length} failed requests; first 5xx at ${(firstMs! / 1000).toFixed(2)} s, last at ${(lastMs! / 1000).toFixed(2)} s: traffic back after ${(incidentMs / 1000).toFixed(1)} s (limit ${(limitMs / 1000).toFixed(1)} s)`);
+    if (incidentMs !== undefined)
+      ctx.out(
+        `  incident: ${fives.length} failed requests; first 5xx at ${(firstMs! / 1000).toFixed(2)} s, last at ${(lastMs! / 1000).toFixed(2)} s: traffic back after ${(incidentMs / 1000).toFixed(1)} s (limit ${(limitMs / 1000).toFixed(1)} s)`,
+      );
     return {
       ok: problems.length === 0,
-      verdict: problems.join("; ") || `alarm stopped ${d.deploymentId}; rollback ${d.rollback!.deploymentId} put traffic back on ${live} (${previous}) ${(incidentMs! / 1000).toFixed(1)} s after the first 5xx; ${fives.length} failed requests during the incident`,
+      verdict:
+        problems.join("; ") ||
+        `alarm stopped ${d.deploymentId}; rollback ${d.rollback!.deploymentId} put traffic back on ${live} (${previous}) ${(incidentMs! / 1000).toFixed(1)} s after the first 5xx; ${fives.length} failed requests during the incident`,
       traffic,
       ...(incidentMs !== undefined ? { incidentMs, incidentFailed: traffic.failed } : {}),
     };
@@ -364,7 +409,9 @@ const SCENARIO_RUNS: Record<ScenarioId, ScenarioRun> = {
 
 function printSummary(out: (l: string) => void, config: EnvironmentConfig, t: RehearsalTimings, rate: number, outcomes: readonly ScenarioOutcome[], setupMs: number, totalMs: number): void {
   out(`\nSummary: blue/green rehearsal of ${config.name} (time scale ${t.scale}, ${rate} req/s asked through HAProxy)`);
-  out(`  ${"#".padEnd(2)} ${"scenario".padEnd(42)} ${"verdict".padEnd(7)} ${"requests".padStart(8)} ${"req/s".padStart(5)} ${"failed".padStart(6)} ${"p50".padStart(6)} ${"p99".padStart(6)} ${"time".padStart(7)}`);
+  out(
+    `  ${"#".padEnd(2)} ${"scenario".padEnd(42)} ${"verdict".padEnd(7)} ${"requests".padStart(8)} ${"req/s".padStart(5)} ${"failed".padStart(6)} ${"p50".padStart(6)} ${"p99".padStart(6)} ${"time".padStart(7)}`,
+  );
   for (const s of outcomes) {
     const tr = s.traffic;
     out(

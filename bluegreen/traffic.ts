@@ -187,5 +187,10 @@ export function revisionTimeline(answers: readonly Answer[], bucketMs = 250, max
 }
 
 export function formatTimeline(segments: readonly Segment[]): string[] {
-  return segments.map((s) => `${(s.fromMs / 1000).toFixed(2).padStart(7)}-${(s.toMs / 1000).toFixed(2).padEnd(7)} s  ${Object.entries(s.counts).map(([k, v]) => `${k} x${v}`).join(", ")}`);
+  return segments.map(
+    (s) =>
+      `${(s.fromMs / 1000).toFixed(2).padStart(7)}-${(s.toMs / 1000).toFixed(2).padEnd(7)} s  ${Object.entries(s.counts)
+        .map(([k, v]) => `${k} x${v}`)
+        .join(", ")}`,
+  );
 }

@@ -71,7 +71,11 @@ afterAll(() => {
 
 describe("adding an environment to the list", () => {
   it("makes the pipeline checks ask for the new promotion, and npm run ci:generate writes it", () => {
-    expect(pipelineProblems()).toEqual([expect.stringMatching(/^the release chain does not follow environments\/declared\.ts .*expected upload-dev -> promote-staging -> promote-qa -> approve-prod -> promote-prod, found upload-dev -> promote-staging -> approve-prod -> promote-prod .*run npm run ci:generate$/)]);
+    expect(pipelineProblems()).toEqual([
+      expect.stringMatching(
+        /^the release chain does not follow environments\/declared\.ts .*expected upload-dev -> promote-staging -> promote-qa -> approve-prod -> promote-prod, found upload-dev -> promote-staging -> approve-prod -> promote-prod .*run npm run ci:generate$/,
+      ),
+    ]);
     const generate = run(TSX, [".circleci/generate-cli.ts"]);
     expect(generate.status, generate.stderr).toBe(0);
     expect(generate.stdout).toContain("release chain rewritten (dev -> staging -> qa -> prod)");
@@ -93,6 +97,9 @@ describe("adding an environment to the list", () => {
     const roles = Object.values(stack.resource.aws_iam_role as Record<string, { name: string }>).map((role) => role.name);
     // qa promotes from staging and is the source prod promotes from: both release roles.
     expect(roles).toEqual(expect.arrayContaining(["mpg-model-qa-circleci-promote", "mpg-model-qa-circleci-promotion-source"]));
-    expect(Object.values(stack.resource.aws_codedeploy_deployment_group as Record<string, { deployment_style: unknown }>)[0]!.deployment_style).toEqual({ deployment_option: "WITH_TRAFFIC_CONTROL", deployment_type: "BLUE_GREEN" });
+    expect(Object.values(stack.resource.aws_codedeploy_deployment_group as Record<string, { deployment_style: unknown }>)[0]!.deployment_style).toEqual({
+      deployment_option: "WITH_TRAFFIC_CONTROL",
+      deployment_type: "BLUE_GREEN",
+    });
   }, 300_000);
 });

@@ -48,8 +48,8 @@ describe("runtime support guard", () => {
     } catch (error) {
       expect((error as Error).message.split("\n")).toEqual([
         "unsupported runtime(s), as of 2026-12-01:",
-        expect.stringContaining("✖ environment \"prod\" fleet.nodeMajorVersion: Node.js 20"),
-        expect.stringContaining("✖ environment \"prod\" deployment trigger: Lambda runtime nodejs20.x"),
+        expect.stringContaining('✖ environment "prod" fleet.nodeMajorVersion: Node.js 20'),
+        expect.stringContaining('✖ environment "prod" deployment trigger: Lambda runtime nodejs20.x'),
       ]);
     }
     expect(assertRuntimesSupported([fleet(24)], day("2028-03-01"))).toHaveLength(1);

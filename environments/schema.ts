@@ -75,7 +75,10 @@ const Backend = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("s3"),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
-    key: z.string().min(1).regex(/\.tfstate$/, "should end in .tfstate"),
+    key: z
+      .string()
+      .min(1)
+      .regex(/\.tfstate$/, "should end in .tfstate"),
     region: Region,
   }),
 ]);
@@ -220,7 +223,10 @@ export const EnvironmentConfigSchema = z
     }
 
     if (config.network.natGateways === "none" && !config.fleet.amiHasRuntime) {
-      issue(["network", "natGateways"], 'instances in private subnets without NAT cannot download Node.js or the CodeDeploy agent: use "single" or "per-az", or an AMI that has them (fleet.amiHasRuntime: true)');
+      issue(
+        ["network", "natGateways"],
+        'instances in private subnets without NAT cannot download Node.js or the CodeDeploy agent: use "single" or "per-az", or an AMI that has them (fleet.amiHasRuntime: true)',
+      );
     }
 
     if (config.tier !== "development") {

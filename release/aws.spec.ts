@@ -86,7 +86,11 @@ describe("AWS calls through the SDK's retry strategy", () => {
         contentType: "text/xml",
         body: "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r1</RequestID></Response>",
       },
-      { status: 200, contentType: "text/xml", body: '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r2</requestId><reservationSet/></DescribeInstancesResponse>' },
+      {
+        status: 200,
+        contentType: "text/xml",
+        body: '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r2</requestId><reservationSet/></DescribeInstancesResponse>',
+      },
     ]);
     const result = await aws("ec2:DescribeInstances", "i-1", () => clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: ["i-1"] })));
     expect(result.Reservations ?? []).toEqual([]);

@@ -108,10 +108,9 @@ export function explainAwsError(error: unknown, action: string, target: string):
   const detail = (error as AwsLikeError | undefined)?.message ?? String(error);
   const on = `${action} on ${target}`;
   if (name === "CredentialsProviderError" || /Could not load credentials|credential/i.test(name)) {
-    return new ReleaseError(
-      `no AWS credentials for ${on}: ${detail}. Set AWS_PROFILE or pass --profile (--from-profile/--to-profile for promote), or run in an environment with a role.`,
-      { cause: error },
-    );
+    return new ReleaseError(`no AWS credentials for ${on}: ${detail}. Set AWS_PROFILE or pass --profile (--from-profile/--to-profile for promote), or run in an environment with a role.`, {
+      cause: error,
+    });
   }
   if (["ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch"].includes(name)) {
     return new ReleaseError(`AWS rejected the credentials for ${on} (${name}): refresh them (aws sso login, new session) and retry.`, { cause: error });

@@ -1,8 +1,4 @@
-import {
-  DeregisterInstancesFromLoadBalancerCommand,
-  DescribeInstanceHealthCommand,
-  RegisterInstancesWithLoadBalancerCommand,
-} from "@aws-sdk/client-elastic-load-balancing";
+import { DeregisterInstancesFromLoadBalancerCommand, DescribeInstanceHealthCommand, RegisterInstancesWithLoadBalancerCommand } from "@aws-sdk/client-elastic-load-balancing";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ClassicLoadBalancer } from "./classic-load-balancer.js";
 import { chooseReplacementSlot, readLiveFleet } from "./slots.js";
@@ -16,7 +12,15 @@ beforeEach(() => {
 
 describe("ClassicLoadBalancer", () => {
   it("reports registered instances with the slot and environment of their EC2 tags and, when asked, the CLB's health", async () => {
-    fakeFleet(mocks, LB, [{ id: "i-g1", environment: "staging", slot: "green" }, { id: "i-b1", environment: "staging", slot: "blue" }], ["i-g1"]);
+    fakeFleet(
+      mocks,
+      LB,
+      [
+        { id: "i-g1", environment: "staging", slot: "green" },
+        { id: "i-b1", environment: "staging", slot: "blue" },
+      ],
+      ["i-g1"],
+    );
     mocks.elb.on(DescribeInstanceHealthCommand).resolves({ InstanceStates: [{ InstanceId: "i-g1", State: "OutOfService" }] });
     const lb = new ClassicLoadBalancer(clients(), LB);
     expect(await lb.registeredInstances({ withHealth: true })).toEqual([{ instanceId: "i-g1", slot: "green", environment: "staging", state: "running", health: "OutOfService" }]);
@@ -34,13 +38,23 @@ describe("ClassicLoadBalancer", () => {
 
   it("says which load balancer is missing", async () => {
     fakeFleet(mocks, "another", [], []);
-    await expect(new ClassicLoadBalancer(clients(), LB).registeredInstances()).rejects.toThrow(/load balancer not found for elasticloadbalancing:DescribeLoadBalancers on load balancer mpg-model-staging/);
+    await expect(new ClassicLoadBalancer(clients(), LB).registeredInstances()).rejects.toThrow(
+      /load balancer not found for elasticloadbalancing:DescribeLoadBalancers on load balancer mpg-model-staging/,
+    );
   });
 });
 
 describe("the live-slot rule through the Classic Load Balancer", () => {
   it("replaces the slot that is not registered", async () => {
-    fakeFleet(mocks, LB, [{ id: "i-g1", environment: "staging", slot: "green" }, { id: "i-b1", environment: "staging", slot: "blue" }], ["i-g1"]);
+    fakeFleet(
+      mocks,
+      LB,
+      [
+        { id: "i-g1", environment: "staging", slot: "green" },
+        { id: "i-b1", environment: "staging", slot: "blue" },
+      ],
+      ["i-g1"],
+    );
     expect(await chooseReplacementSlot(new ClassicLoadBalancer(clients(), LB), "staging")).toEqual({ liveSlot: "green", replacementSlot: "blue" });
   });
 

@@ -68,9 +68,7 @@ export class ClassicLoadBalancer implements LoadBalancer {
   }
 
   private async registeredIds(): Promise<string[]> {
-    const result = await aws("elasticloadbalancing:DescribeLoadBalancers", this.label, () =>
-      this.clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: [this.name] })),
-    );
+    const result = await aws("elasticloadbalancing:DescribeLoadBalancers", this.label, () => this.clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: [this.name] })));
     const description = result.LoadBalancerDescriptions?.find((lb) => lb.LoadBalancerName === this.name);
     if (!description) throw new ReleaseError(`${this.label} not found: wrong account/region, or the environment's stack has not been applied.`);
     return (description.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
@@ -80,9 +78,7 @@ export class ClassicLoadBalancer implements LoadBalancer {
     const found = new Map<string, Instance>();
     let nextToken: string | undefined;
     do {
-      const page = await aws("ec2:DescribeInstances", instanceIds.join(", "), () =>
-        this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...instanceIds], NextToken: nextToken })),
-      );
+      const page = await aws("ec2:DescribeInstances", instanceIds.join(", "), () => this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...instanceIds], NextToken: nextToken })));
       for (const reservation of page.Reservations ?? []) for (const instance of reservation.Instances ?? []) if (instance.InstanceId) found.set(instance.InstanceId, instance);
       nextToken = page.NextToken;
     } while (nextToken);

@@ -31,7 +31,10 @@ function zipOf(files: Record<string, string>): Promise<Buffer> {
   zip.end();
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {
-    zip.outputStream.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks))).on("error", reject);
+    zip.outputStream
+      .on("data", (c: Buffer) => chunks.push(c))
+      .on("end", () => resolve(Buffer.concat(chunks)))
+      .on("error", reject);
   });
 }
 
@@ -130,12 +133,27 @@ describe("release upload", () => {
   });
 
   it.each([
-    ["a file whose bytes differ from the manifest", { ...APP_FILES, "app/revision.json": manifestFor({ ...APP_FILES, "hooks/start.sh": "other" }) }, [], /hooks\/start\.sh does not match its sha256 in the manifest/],
+    [
+      "a file whose bytes differ from the manifest",
+      { ...APP_FILES, "app/revision.json": manifestFor({ ...APP_FILES, "hooks/start.sh": "other" }) },
+      [],
+      /hooks\/start\.sh does not match its sha256 in the manifest/,
+    ],
     ["a file the manifest does not list", { ...APP_FILES, "extra.bin": "x", "app/revision.json": manifestFor(APP_FILES) }, [], /extra\.bin is in the zip but not in the manifest/],
     ["a manifest without a model", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES, { model: undefined }) }, [], /app\/revision\.json is invalid:[\s\S]*model/],
-    ["a bundle built from uncommitted changes", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES, { git_dirty: true }) }, [], /was built from uncommitted changes: a release must be reproducible from its commit/],
+    [
+      "a bundle built from uncommitted changes",
+      { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES, { git_dirty: true }) },
+      [],
+      /was built from uncommitted changes: a release must be reproducible from its commit/,
+    ],
     ["a bundle built outside git", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES, { git_commit: "unknown" }) }, [], /was built outside a git checkout/],
-    ["a --model-version that disagrees with the manifest", { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) }, ["--model-version", "2.0.0"], /--model-version 2\.0\.0 disagrees with the manifest's model version 1\.2\.0/],
+    [
+      "a --model-version that disagrees with the manifest",
+      { ...APP_FILES, "app/revision.json": manifestFor(APP_FILES) },
+      ["--model-version", "2.0.0"],
+      /--model-version 2\.0\.0 disagrees with the manifest's model version 1\.2\.0/,
+    ],
   ])("refuses %s and uploads nothing", async (_name, files, flags, message) => {
     const { path } = await bundleFile("revision-bad.zip", files as Record<string, string>);
     const { cli, errors } = context();
@@ -180,7 +198,9 @@ describe("release upload", () => {
     mocks.s3.on(PutObjectCommand).rejects(awsError("AccessDenied", "Access Denied", 403));
     const { cli, errors } = context();
     expect(await cli("upload", "--env", "dev", path)).toBe(1);
-    expect(errors[0]).toBe(`release: access denied: s3:PutObject on s3://${DEV_BUCKET}/releases/dev/revision-1.2.0.zip (AccessDenied). The caller's role needs s3:PutObject on that resource. AWS said: Access Denied`);
+    expect(errors[0]).toBe(
+      `release: access denied: s3:PutObject on s3://${DEV_BUCKET}/releases/dev/revision-1.2.0.zip (AccessDenied). The caller's role needs s3:PutObject on that resource. AWS said: Access Denied`,
+    );
   });
 
   it("with --json prints one JSON document on stdout and the progress on stderr", async () => {
@@ -227,8 +247,18 @@ describe("release promote", () => {
   const artifact = Buffer.from("PK\u0003\u0004 the exact bytes that passed staging");
   const stagingDeployments = [
     deployment({ deploymentId: "d-NEWFAILED", status: "Failed", createTime: new Date("2026-11-26T10:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.3.0.zip", "v-bad") }),
-    deployment({ deploymentId: "d-GOODAAAAA", status: "Succeeded", createTime: new Date("2026-11-25T10:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.2.0.zip", "v-good") }),
-    deployment({ deploymentId: "d-OLDERAAAA", status: "Succeeded", createTime: new Date("2026-11-20T10:00:00Z"), revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.1.0.zip", "v-old") }),
+    deployment({
+      deploymentId: "d-GOODAAAAA",
+      status: "Succeeded",
+      createTime: new Date("2026-11-25T10:00:00Z"),
+      revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.2.0.zip", "v-good"),
+    }),
+    deployment({
+      deploymentId: "d-OLDERAAAA",
+      status: "Succeeded",
+      createTime: new Date("2026-11-20T10:00:00Z"),
+      revision: s3Revision(STAGING_BUCKET, "releases/staging/revision-1.1.0.zip", "v-old"),
+    }),
   ];
   beforeEach(() => {
     history(mocks, stagingDeployments);
@@ -246,7 +276,12 @@ describe("release promote", () => {
       Bucket: PROD_BUCKET,
       Key: "releases/prod/revision-1.2.0.zip",
       ChecksumSHA256: createHash("sha256").update(artifact).digest("base64"),
-      Metadata: { "bundle-sha256": sha(artifact), "git-commit": COMMIT, "model-version": "1.2.0", "promoted-from": `staging s3://${STAGING_BUCKET}/releases/staging/revision-1.2.0.zip?versionId=v-good` },
+      Metadata: {
+        "bundle-sha256": sha(artifact),
+        "git-commit": COMMIT,
+        "model-version": "1.2.0",
+        "promoted-from": `staging s3://${STAGING_BUCKET}/releases/staging/revision-1.2.0.zip?versionId=v-good`,
+      },
     });
     expect(Buffer.compare(put.Body as Buffer, artifact)).toBe(0);
     expect(clientCalls).toEqual([
@@ -309,7 +344,14 @@ describe("release promote", () => {
 });
 
 describe("release watch", () => {
-  const info = (status: string, extra: Partial<DeploymentInfo> = {}) => ({ deploymentInfo: deployment({ deploymentId: "d-ABCDEFGHI", status: status as never, deploymentOverview: { Pending: 0, InProgress: status === "InProgress" ? 1 : 0, Succeeded: status === "Succeeded" ? 2 : 1, Failed: status === "Failed" ? 1 : 0, Skipped: 0 }, ...extra }) });
+  const info = (status: string, extra: Partial<DeploymentInfo> = {}) => ({
+    deploymentInfo: deployment({
+      deploymentId: "d-ABCDEFGHI",
+      status: status as never,
+      deploymentOverview: { Pending: 0, InProgress: status === "InProgress" ? 1 : 0, Succeeded: status === "Succeeded" ? 2 : 1, Failed: status === "Failed" ? 1 : 0, Skipped: 0 },
+      ...extra,
+    }),
+  });
   const target = (id: string, label: string, status: string, events: [string, string][], diagnostics?: object) => ({
     deploymentTargetType: "InstanceTarget" as const,
     instanceTarget: {
@@ -325,10 +367,22 @@ describe("release watch", () => {
     mocks.codedeploy.on(GetDeploymentCommand).resolvesOnce(info("InProgress")).resolves(info("Succeeded"));
     mocks.codedeploy
       .on(BatchGetDeploymentTargetsCommand)
-      .resolvesOnce({ deploymentTargets: [target("i-green1", "Green", "InProgress", [["BeforeInstall", "Succeeded"], ["AfterInstall", "InProgress"]]), target("i-blue1", "Blue", "Pending", [])] })
+      .resolvesOnce({
+        deploymentTargets: [
+          target("i-green1", "Green", "InProgress", [
+            ["BeforeInstall", "Succeeded"],
+            ["AfterInstall", "InProgress"],
+          ]),
+          target("i-blue1", "Blue", "Pending", []),
+        ],
+      })
       .resolves({
         deploymentTargets: [
-          target("i-green1", "Green", "Succeeded", [["BeforeInstall", "Succeeded"], ["AfterInstall", "Succeeded"], ["AllowTraffic", "Succeeded"]]),
+          target("i-green1", "Green", "Succeeded", [
+            ["BeforeInstall", "Succeeded"],
+            ["AfterInstall", "Succeeded"],
+            ["AllowTraffic", "Succeeded"],
+          ]),
           target("i-blue1", "Blue", "Succeeded", [["BlockTraffic", "Succeeded"]]),
         ],
       });
@@ -340,9 +394,27 @@ describe("release watch", () => {
   });
 
   it("exits 1 on failure naming the failing instance, its lifecycle event and the log tail", async () => {
-    mocks.codedeploy.on(GetDeploymentCommand).resolves(info("Failed", { errorInformation: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" }, rollbackInfo: { rollbackDeploymentId: "d-ROLLBACK1" } }));
+    mocks.codedeploy
+      .on(GetDeploymentCommand)
+      .resolves(info("Failed", { errorInformation: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" }, rollbackInfo: { rollbackDeploymentId: "d-ROLLBACK1" } }));
     mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({
-      deploymentTargets: [target("i-green1", "Green", "Failed", [["BeforeInstall", "Succeeded"], ["ValidateService", "Failed"]], { errorCode: "ScriptFailed", scriptName: "hooks/validate.sh", message: "Script at specified location: hooks/validate.sh run as user root failed with exit code 1", logTail: "checking /ready\n503 Service Unavailable\n" })],
+      deploymentTargets: [
+        target(
+          "i-green1",
+          "Green",
+          "Failed",
+          [
+            ["BeforeInstall", "Succeeded"],
+            ["ValidateService", "Failed"],
+          ],
+          {
+            errorCode: "ScriptFailed",
+            scriptName: "hooks/validate.sh",
+            message: "Script at specified location: hooks/validate.sh run as user root failed with exit code 1",
+            logTail: "checking /ready\n503 Service Unavailable\n",
+          },
+        ),
+      ],
     });
     const { cli, text } = context();
     expect(await cli("watch", "--env", "staging", "--deployment", "d-ABCDEFGHI")).toBe(1);
@@ -354,8 +426,17 @@ describe("release watch", () => {
   });
 
   it("with --json reports the outcome, every instance's lifecycle events and the rollback", async () => {
-    mocks.codedeploy.on(GetDeploymentCommand).resolves(info("Failed", { errorInformation: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" }, rollbackInfo: { rollbackDeploymentId: "d-ROLLBACK1" } }));
-    mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({ deploymentTargets: [target("i-green1", "Green", "Failed", [["BeforeInstall", "Succeeded"], ["ValidateService", "Failed"]])] });
+    mocks.codedeploy
+      .on(GetDeploymentCommand)
+      .resolves(info("Failed", { errorInformation: { code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed" }, rollbackInfo: { rollbackDeploymentId: "d-ROLLBACK1" } }));
+    mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({
+      deploymentTargets: [
+        target("i-green1", "Green", "Failed", [
+          ["BeforeInstall", "Succeeded"],
+          ["ValidateService", "Failed"],
+        ]),
+      ],
+    });
     const { cli, lines, errors } = context();
     expect(await cli("watch", "--env", "staging", "--deployment", "d-ABCDEFGHI", "--json")).toBe(1);
     expect(lines).toHaveLength(1);
@@ -406,10 +487,17 @@ describe("release watch", () => {
 
   it("with --version-id waits for the trigger's deployment of exactly that object, not the newest older one", async () => {
     const older = deployment({ deploymentId: "d-PREVIOUSA", createTime: new Date("2026-11-26T11:00:00Z"), revision: s3Revision(DEV_BUCKET, "releases/dev/revision-1.1.0.zip", "v-old") });
-    const mine = deployment({ deploymentId: "d-ABCDEFGHI", status: "InProgress", createTime: new Date("2026-11-26T12:00:20Z"), revision: s3Revision(DEV_BUCKET, "releases/dev/revision-1.2.0.zip", "v-new") });
+    const mine = deployment({
+      deploymentId: "d-ABCDEFGHI",
+      status: "InProgress",
+      createTime: new Date("2026-11-26T12:00:20Z"),
+      revision: s3Revision(DEV_BUCKET, "releases/dev/revision-1.2.0.zip", "v-new"),
+    });
     let listed = 0;
     mocks.codedeploy.on(ListDeploymentsCommand).callsFake(() => ({ deployments: ++listed < 3 ? [older.deploymentId] : [mine.deploymentId, older.deploymentId] }));
-    mocks.codedeploy.on(BatchGetDeploymentsCommand).callsFake((input: { deploymentIds: string[] }) => ({ deploymentsInfo: [older, mine].filter((d) => input.deploymentIds.includes(d.deploymentId!)) }));
+    mocks.codedeploy
+      .on(BatchGetDeploymentsCommand)
+      .callsFake((input: { deploymentIds: string[] }) => ({ deploymentsInfo: [older, mine].filter((d) => input.deploymentIds.includes(d.deploymentId!)) }));
     mocks.codedeploy.on(GetDeploymentCommand).resolves(info("Succeeded"));
     mocks.codedeploy.on(BatchGetDeploymentTargetsCommand).resolves({ deploymentTargets: [] });
     const { cli, text } = context();
@@ -423,7 +511,9 @@ describe("release watch", () => {
     history(mocks, []);
     const { cli, text } = context();
     expect(await cli("watch", "--env", "prod", "--version-id", "v-lost", "--timeout", "2m")).toBe(124);
-    expect(text()).toMatch(/no deployment of version v-lost started in prod\. Check the trigger's log group \/aws\/lambda\/mpg-model-prod-deploy-trigger and its failure queue mpg-model-prod-deploy-trigger-failures/);
+    expect(text()).toMatch(
+      /no deployment of version v-lost started in prod\. Check the trigger's log group \/aws\/lambda\/mpg-model-prod-deploy-trigger and its failure queue mpg-model-prod-deploy-trigger-failures/,
+    );
     expect(mocks.codedeploy.commandCalls(GetDeploymentCommand)).toHaveLength(0);
   });
 
@@ -488,7 +578,10 @@ describe("release status", () => {
 describe("release rollback", () => {
   beforeEach(() => {
     mocks.codedeploy.on(GetDeploymentGroupCommand).resolves({
-      deploymentGroupInfo: { deploymentStyle: { deploymentType: "BLUE_GREEN", deploymentOption: "WITH_TRAFFIC_CONTROL" }, ec2TagSet: { ec2TagSetList: [[{ Key: "DeploymentSlot", Value: "green", Type: "KEY_AND_VALUE" }]] } },
+      deploymentGroupInfo: {
+        deploymentStyle: { deploymentType: "BLUE_GREEN", deploymentOption: "WITH_TRAFFIC_CONTROL" },
+        ec2TagSet: { ec2TagSetList: [[{ Key: "DeploymentSlot", Value: "green", Type: "KEY_AND_VALUE" }]] },
+      },
     });
     mocks.codedeploy.on(CreateDeploymentCommand).resolves({ deploymentId: "d-ROLLBACKA" });
     fakeFleet(
@@ -598,7 +691,14 @@ describe("release command line", () => {
 });
 
 describe("recent deployments", () => {
-  const target = { environment: "staging", region: "eu-west-1", application: "mpg-model-staging", deploymentGroup: "mpg-model-staging", loadBalancer: "mpg-model-staging", strategy: "in-place" as const };
+  const target = {
+    environment: "staging",
+    region: "eu-west-1",
+    application: "mpg-model-staging",
+    deploymentGroup: "mpg-model-staging",
+    loadBalancer: "mpg-model-staging",
+    strategy: "in-place" as const,
+  };
   const ids = Array.from({ length: 7 }, (_, i) => `d-PAGE0000${i}`);
   let tokens: (string | undefined)[] = [];
   beforeEach(() => {

@@ -260,7 +260,8 @@ function explainFailure(info: DeploymentInfo, targets: InstanceTarget[], out: (l
       if (d.logTail) for (const line of d.logTail.trimEnd().split("\n")) out(`  | ${line}`);
     }
   }
-  if (info.rollbackInfo?.rollbackDeploymentId) out(`CodeDeploy started rollback deployment ${info.rollbackInfo.rollbackDeploymentId}: watch it with --deployment ${info.rollbackInfo.rollbackDeploymentId}`);
+  if (info.rollbackInfo?.rollbackDeploymentId)
+    out(`CodeDeploy started rollback deployment ${info.rollbackInfo.rollbackDeploymentId}: watch it with --deployment ${info.rollbackInfo.rollbackDeploymentId}`);
 }
 
 export async function watch(options: WatchOptions, ctx: CommandContext): Promise<number> {
@@ -312,7 +313,10 @@ export async function watch(options: WatchOptions, ctx: CommandContext): Promise
     if (!info) throw new ReleaseError(`deployment ${id} not found in ${config.name} (${config.region})`);
     const targets = await deploymentTargets(clients, id);
     const o = info.deploymentOverview;
-    show("status", `${info.status}${o ? ` (pending ${o.Pending ?? 0}, in progress ${o.InProgress ?? 0}, succeeded ${o.Succeeded ?? 0}, failed ${o.Failed ?? 0}, skipped ${o.Skipped ?? 0}${o.Ready ? `, ready ${o.Ready}` : ""})` : ""} ${describeRevision(info)}`);
+    show(
+      "status",
+      `${info.status}${o ? ` (pending ${o.Pending ?? 0}, in progress ${o.InProgress ?? 0}, succeeded ${o.Succeeded ?? 0}, failed ${o.Failed ?? 0}, skipped ${o.Skipped ?? 0}${o.Ready ? `, ready ${o.Ready}` : ""})` : ""} ${describeRevision(info)}`,
+    );
     for (const t of targets) show(`instance ${t.targetId}`, renderInstance(t));
     const traffic = trafficLine(targets);
     if (traffic) show("traffic", traffic);
@@ -402,7 +406,9 @@ export async function status(options: { env?: string | undefined; profile?: stri
       promotedFrom: m[METADATA.promotedFrom] ?? null,
     });
     ctx.out(`current revision: ${describeRevision(current)} (deployment ${current.deploymentId})`);
-    ctx.out(`  model ${m[METADATA.modelVersion] ?? "unknown"}, commit ${m[METADATA.gitCommit] ?? "unknown"}, sha256 ${m[METADATA.sha256] ?? "unknown"}${m[METADATA.promotedFrom] ? `, promoted from ${m[METADATA.promotedFrom]}` : ""}`);
+    ctx.out(
+      `  model ${m[METADATA.modelVersion] ?? "unknown"}, commit ${m[METADATA.gitCommit] ?? "unknown"}, sha256 ${m[METADATA.sha256] ?? "unknown"}${m[METADATA.promotedFrom] ? `, promoted from ${m[METADATA.promotedFrom]}` : ""}`,
+    );
   } else {
     report(null);
     ctx.out(`current revision: none succeeded yet in ${names.deploymentGroup}`);
@@ -422,7 +428,9 @@ export async function rollback(options: { env?: string | undefined; profile?: st
   const recent = await recentDeployments(clients, target, { limit: 100 });
   const active = recent.find((d) => ACTIVE_STATUSES.includes(d.status ?? ""));
   if (active) {
-    throw new ReleaseError(`deployment ${active.deploymentId} is ${active.status} in ${config.name}: stop it (aws deploy stop-deployment --auto-rollback-enabled) or let it finish before rolling back`);
+    throw new ReleaseError(
+      `deployment ${active.deploymentId} is ${active.status} in ${config.name}: stop it (aws deploy stop-deployment --auto-rollback-enabled) or let it finish before rolling back`,
+    );
   }
   const succeeded = recent.filter((d) => d.status === "Succeeded" && d.revision?.s3Location?.version);
   const [current] = succeeded;

@@ -109,10 +109,7 @@ export function slotNamedByGroup(group: DeploymentGroupInfo): Slot | undefined {
 /** EC2 tag set naming one slot of one environment: CodeDeploy ORs filters inside a list and ANDs the lists. */
 function slotTagSet(environment: string, slot: Slot) {
   return {
-    ec2TagSetList: [
-      [{ Key: ENVIRONMENT_TAG_KEY, Value: environment, Type: "KEY_AND_VALUE" as const }],
-      [{ Key: SLOT_TAG_KEY, Value: slot, Type: "KEY_AND_VALUE" as const }],
-    ],
+    ec2TagSetList: [[{ Key: ENVIRONMENT_TAG_KEY, Value: environment, Type: "KEY_AND_VALUE" as const }], [{ Key: SLOT_TAG_KEY, Value: slot, Type: "KEY_AND_VALUE" as const }]],
   };
 }
 

@@ -29,7 +29,16 @@ describe("buildHandlerArtifact", () => {
   it("ships a bundle that loads and answers an S3 event on its own (no project files needed)", async () => {
     buildHandlerArtifact({ projectRoot: REPO, directory: BUILD });
     const require = createRequire(join(BUILD, "index.js"));
-    const env = { ENVIRONMENT_NAME: "dev", DEPLOY_REGION: "eu-west-1", APPLICATION_NAME: "a", DEPLOYMENT_GROUP_NAME: "g", LOAD_BALANCER_NAME: "lb", DEPLOYMENT_STRATEGY: "in-place", RELEASE_PREFIX: "releases/dev/", REVISION_BUCKET: "b" };
+    const env = {
+      ENVIRONMENT_NAME: "dev",
+      DEPLOY_REGION: "eu-west-1",
+      APPLICATION_NAME: "a",
+      DEPLOYMENT_GROUP_NAME: "g",
+      LOAD_BALANCER_NAME: "lb",
+      DEPLOYMENT_STRATEGY: "in-place",
+      RELEASE_PREFIX: "releases/dev/",
+      REVISION_BUCKET: "b",
+    };
     Object.assign(process.env, env);
     try {
       const bundled = require("./index.js") as { handler: (event: unknown) => Promise<{ outcome: string; reason?: string }[]> };

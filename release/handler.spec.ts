@@ -1,11 +1,4 @@
-import {
-  BatchGetDeploymentsCommand,
-  CreateDeploymentCommand,
-  GetDeploymentGroupCommand,
-  ListDeploymentsCommand,
-  UpdateDeploymentGroupCommand,
-  type DeploymentInfo,
-} from "@aws-sdk/client-codedeploy";
+import { BatchGetDeploymentsCommand, CreateDeploymentCommand, GetDeploymentGroupCommand, ListDeploymentsCommand, UpdateDeploymentGroupCommand, type DeploymentInfo } from "@aws-sdk/client-codedeploy";
 import { DescribeLoadBalancersCommand } from "@aws-sdk/client-elastic-load-balancing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ReleaseError, RetryableError } from "./aws.js";
@@ -23,7 +16,16 @@ const staging: HandlerConfig = {
   releasePrefix: "releases/staging/",
   bucket: BUCKET,
 };
-const dev: HandlerConfig = { ...staging, environment: "dev", application: "mpg-model-dev", deploymentGroup: "mpg-model-dev", loadBalancer: "mpg-model-dev", strategy: "in-place", releasePrefix: "releases/dev/", bucket: "dev-bucket" };
+const dev: HandlerConfig = {
+  ...staging,
+  environment: "dev",
+  application: "mpg-model-dev",
+  deploymentGroup: "mpg-model-dev",
+  loadBalancer: "mpg-model-dev",
+  strategy: "in-place",
+  releasePrefix: "releases/dev/",
+  bucket: "dev-bucket",
+};
 
 const FLEET: FakeInstance[] = [
   { id: "i-blue1", environment: "staging", slot: "blue" },
@@ -44,7 +46,13 @@ function s3Event(key: string, overrides: { versionId?: string | undefined; event
         s3: {
           s3SchemaVersion: "1.0",
           bucket: { name: overrides.bucket ?? BUCKET, arn: `arn:aws:s3:::${overrides.bucket ?? BUCKET}` },
-          object: { key, size: 1024, eTag: overrides.eTag ?? "0123abcd", ...("versionId" in overrides ? (overrides.versionId ? { versionId: overrides.versionId } : {}) : { versionId: "v2" }), sequencer: "0A1B" },
+          object: {
+            key,
+            size: 1024,
+            eTag: overrides.eTag ?? "0123abcd",
+            ...("versionId" in overrides ? (overrides.versionId ? { versionId: overrides.versionId } : {}) : { versionId: "v2" }),
+            sequencer: "0A1B",
+          },
         },
       },
     ],
@@ -166,7 +174,15 @@ describe("S3 trigger handler", () => {
   });
 
   it("fails clearly when the replacement slot has no running instances", async () => {
-    fakeFleet(mocks, "mpg-model-staging", [{ id: "i-blue1", environment: "staging", slot: "blue" }, { id: "i-green1", environment: "staging", slot: "green", state: "stopped" }], ["i-blue1"]);
+    fakeFleet(
+      mocks,
+      "mpg-model-staging",
+      [
+        { id: "i-blue1", environment: "staging", slot: "blue" },
+        { id: "i-green1", environment: "staging", slot: "green", state: "stopped" },
+      ],
+      ["i-blue1"],
+    );
     await expect(createHandler(staging, clients(), () => {})(s3Event("releases/staging/r.zip"))).rejects.toThrow(/no running instances tagged Environment=staging, DeploymentSlot=green/);
     expect(created(mocks)).toHaveLength(0);
   });
@@ -245,7 +261,9 @@ describe("S3 trigger handler", () => {
   it("names the denied action when CreateDeployment is not allowed", async () => {
     fakeFleet(mocks, "mpg-model-staging", FLEET, ["i-blue1"]);
     mocks.codedeploy.on(CreateDeploymentCommand).rejects(awsError("AccessDeniedException", "User is not authorized"));
-    await expect(createHandler(staging, clients(), () => {})(s3Event("releases/staging/r.zip"))).rejects.toThrow(/access denied: codedeploy:CreateDeployment on deployment group mpg-model-staging\/mpg-model-staging in eu-west-1/);
+    await expect(createHandler(staging, clients(), () => {})(s3Event("releases/staging/r.zip"))).rejects.toThrow(
+      /access denied: codedeploy:CreateDeployment on deployment group mpg-model-staging\/mpg-model-staging in eu-west-1/,
+    );
   });
 
   it("says the deployment group is missing when it is", async () => {
@@ -266,10 +284,21 @@ describe("handler configuration", () => {
     REVISION_BUCKET: "bucket",
   };
   it("reads the construct's environment variables", () => {
-    expect(configFromEnv(env)).toEqual({ environment: "staging", region: "eu-west-1", application: "a", deploymentGroup: "g", loadBalancer: "lb", strategy: "blue-green", releasePrefix: "releases/staging/", bucket: "bucket" });
+    expect(configFromEnv(env)).toEqual({
+      environment: "staging",
+      region: "eu-west-1",
+      application: "a",
+      deploymentGroup: "g",
+      loadBalancer: "lb",
+      strategy: "blue-green",
+      releasePrefix: "releases/staging/",
+      bucket: "bucket",
+    });
   });
   it("names each missing or invalid variable", () => {
-    expect(() => configFromEnv({ ...env, DEPLOYMENT_STRATEGY: "canary", LOAD_BALANCER_NAME: undefined })).toThrow(/DEPLOYMENT_STRATEGY[\s\S]*LOAD_BALANCER_NAME|LOAD_BALANCER_NAME[\s\S]*DEPLOYMENT_STRATEGY/);
+    expect(() => configFromEnv({ ...env, DEPLOYMENT_STRATEGY: "canary", LOAD_BALANCER_NAME: undefined })).toThrow(
+      /DEPLOYMENT_STRATEGY[\s\S]*LOAD_BALANCER_NAME|LOAD_BALANCER_NAME[\s\S]*DEPLOYMENT_STRATEGY/,
+    );
     expect(() => configFromEnv({ ...env, RELEASE_PREFIX: "releases/staging" })).toThrow(/RELEASE_PREFIX/);
   });
 });

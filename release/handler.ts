@@ -17,7 +17,16 @@ import { decideRecord, type EventScope } from "./s3-event.js";
 export type HandlerConfig = DeploymentTarget & EventScope;
 
 /** Environment variables the construct sets (stacks/constructs/deployment-trigger.ts). */
-export const HANDLER_ENV_VARS = ["ENVIRONMENT_NAME", "DEPLOY_REGION", "APPLICATION_NAME", "DEPLOYMENT_GROUP_NAME", "LOAD_BALANCER_NAME", "DEPLOYMENT_STRATEGY", "RELEASE_PREFIX", "REVISION_BUCKET"] as const;
+export const HANDLER_ENV_VARS = [
+  "ENVIRONMENT_NAME",
+  "DEPLOY_REGION",
+  "APPLICATION_NAME",
+  "DEPLOYMENT_GROUP_NAME",
+  "LOAD_BALANCER_NAME",
+  "DEPLOYMENT_STRATEGY",
+  "RELEASE_PREFIX",
+  "REVISION_BUCKET",
+] as const;
 
 /** Reads and checks the function's configuration, naming every variable that is missing or wrong. */
 export function configFromEnv(env: Record<string, string | undefined>): HandlerConfig {

@@ -174,7 +174,11 @@ async function dispatch(command: string, values: Values, rest: string[], remoteC
     case "status":
       return await status({ env: values.env, profile: values.profile }, ctx);
     case "ssh":
-      return await ssh(environment(values.env, "--env"), { slot: values.slot, instance: values.instance, profile: values.profile, command: remoteCommand }, { ...ctx, processes: ctx.processes ?? realProcesses() });
+      return await ssh(
+        environment(values.env, "--env"),
+        { slot: values.slot, instance: values.instance, profile: values.profile, command: remoteCommand },
+        { ...ctx, processes: ctx.processes ?? realProcesses() },
+      );
     case "predict":
       return await predict(
         environment(values.env, "--env"),

@@ -19,7 +19,8 @@ interface ParsedRecord {
  * by hand rather than with zod to keep the Lambda bundle small (see deployment-trigger.ts).
  */
 export function parseRecord(record: unknown): ParsedRecord | string {
-  const at = (value: unknown, path: string[]): unknown => path.reduce<unknown>((node, part) => (node !== null && typeof node === "object" ? (node as Record<string, unknown>)[part] : undefined), value);
+  const at = (value: unknown, path: string[]): unknown =>
+    path.reduce<unknown>((node, part) => (node !== null && typeof node === "object" ? (node as Record<string, unknown>)[part] : undefined), value);
   const text = (path: string[], optional = false): string | undefined => {
     const value = at(record, path);
     if (value === undefined && optional) return undefined;
@@ -50,9 +51,7 @@ export interface EventScope {
   readonly releasePrefix: string;
 }
 
-export type RecordDecision =
-  | { readonly action: "deploy"; readonly revision: S3Revision }
-  | { readonly action: "ignore"; readonly reason: string; readonly key?: string | undefined };
+export type RecordDecision = { readonly action: "deploy"; readonly revision: S3Revision } | { readonly action: "ignore"; readonly reason: string; readonly key?: string | undefined };
 
 /** S3 URL-encodes keys in notifications, with "+" for spaces. */
 export function decodeS3Key(raw: string): string {

@@ -36,13 +36,17 @@ export async function readLiveFleet(lb: LoadBalancer, environment: string, optio
   }
   const unslotted = instances.filter((i) => i.slot === undefined);
   if (unslotted.length > 0) {
-    throw new ReleaseError(
-      `${lb.label} has instances without a valid ${SLOT_TAG_KEY} tag (blue|green): ${unslotted.map((i) => i.instanceId).join(", ")}. Fix their tags before releasing.`,
-    );
+    throw new ReleaseError(`${lb.label} has instances without a valid ${SLOT_TAG_KEY} tag (blue|green): ${unslotted.map((i) => i.instanceId).join(", ")}. Fix their tags before releasing.`);
   }
   const slots = [...new Set(instances.map((i) => i.slot as Slot))];
   if (slots.length > 1) {
-    const list = SLOTS.map((slot) => `${slot}: ${instances.filter((i) => i.slot === slot).map((i) => i.instanceId).join(", ")}`).join("; ");
+    const list = SLOTS.map(
+      (slot) =>
+        `${slot}: ${instances
+          .filter((i) => i.slot === slot)
+          .map((i) => i.instanceId)
+          .join(", ")}`,
+    ).join("; ");
     throw new ReleaseError(
       `${lb.label} serves both slots (${list}). A blue/green switch was interrupted or someone registered instances by hand: finish or roll back that deployment, or deregister one slot, then release again.`,
     );

@@ -88,7 +88,11 @@ const PROD_FLEET: FakeInstance[] = [
   { id: "i-0bbbbbbbbbbbbbbb1", environment: "prod", slot: "green", privateIp: "10.30.10.21", vpcId: "vpc-0prod" },
   { id: "i-0ddddddddddddddd1", environment: "dev", slot: "blue", privateIp: "10.10.10.5", vpcId: "vpc-0dev" },
 ];
-const ENDPOINT = { InstanceConnectEndpointId: "eice-0123456789abcdef0", DnsName: "eice-0123456789abcdef0.1a2b3c4d.ec2-instance-connect-endpoint.eu-west-1.amazonaws.com", State: "create-complete" as const };
+const ENDPOINT = {
+  InstanceConnectEndpointId: "eice-0123456789abcdef0",
+  DnsName: "eice-0123456789abcdef0.1a2b3c4d.ec2-instance-connect-endpoint.eu-west-1.amazonaws.com",
+  State: "create-complete" as const,
+};
 
 let mocks: AwsMocks;
 let pushedKeys: { InstanceId?: string; InstanceOSUser?: string; SSHPublicKey?: string }[];
@@ -147,7 +151,11 @@ function harness(path: string, env: Record<string, string> = {}, stdin = ""): Ha
   return { ctx, stdout: () => outText, stderr: () => errText, out, errors, cli: (...argv) => run(argv, ctx, (line) => errors.push(line)) };
 }
 
-const option = (args: string[], name: string) => args.filter((_, i) => args[i - 1] === "-o").find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1);
+const option = (args: string[], name: string) =>
+  args
+    .filter((_, i) => args[i - 1] === "-o")
+    .find((o) => o.startsWith(`${name}=`))
+    ?.slice(name.length + 1);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -248,7 +256,9 @@ describe("release ssh (fake ssh and aws on PATH)", () => {
     endpoints([{ ...ENDPOINT, VpcId: "vpc-0prod", State: "create-in-progress", Tags: [{ Key: "Name", Value: "mpg-model-prod-instance-connect" }] }]);
     const h = harness(withFakeSsh);
     expect(await h.cli("ssh", "--env", "prod")).toBe(1);
-    expect(h.errors.join("\n")).toMatch(/the EC2 Instance Connect Endpoint mpg-model-prod-instance-connect is missing or not ready in vpc-0prod \(eice-0123456789abcdef0 create-in-progress\): apply the prod stack/);
+    expect(h.errors.join("\n")).toMatch(
+      /the EC2 Instance Connect Endpoint mpg-model-prod-instance-connect is missing or not ready in vpc-0prod \(eice-0123456789abcdef0 create-in-progress\): apply the prod stack/,
+    );
     endpoints([]);
     const none = harness(withFakeSsh);
     expect(await none.cli("ssh", "--env", "prod")).toBe(1);

@@ -168,7 +168,9 @@ export async function chooseInstance(clients: AwsClients, config: EnvironmentCon
   if (!instance) throw new ReleaseError(`instance ${instanceId} not found in ${config.name}'s account ${config.accountId}, region ${config.region}`);
   const environment = tag(instance, ENVIRONMENT_TAG_KEY);
   if (environment !== config.name) {
-    throw new ReleaseError(`instance ${instanceId} is not an instance of ${config.name} (${ENVIRONMENT_TAG_KEY}=${environment ?? "no tag"}): the operators' policy of ${config.name} only reaches its own instances`);
+    throw new ReleaseError(
+      `instance ${instanceId} is not an instance of ${config.name} (${ENVIRONMENT_TAG_KEY}=${environment ?? "no tag"}): the operators' policy of ${config.name} only reaches its own instances`,
+    );
   }
   if (instance.State?.Name !== "running") throw new ReleaseError(`instance ${instanceId} is ${instance.State?.Name ?? "in an unknown state"}, not running`);
   if (!instance.PrivateIpAddress || !instance.VpcId) throw new ReleaseError(`instance ${instanceId} has no private address in a VPC: it cannot be reached through an Instance Connect Endpoint`);
@@ -185,7 +187,11 @@ export async function findEndpoint(clients: AwsClients, config: EnvironmentConfi
   const ours = endpoints.filter((e) => e.Tags?.some((t) => t.Key === "Name" && t.Value === name));
   const ready = ours.find((e) => e.State === "create-complete");
   if (!ready?.InstanceConnectEndpointId) {
-    const found = ours.length ? ` (${ours.map((e) => `${e.InstanceConnectEndpointId} ${e.State}`).join(", ")})` : endpoints.length ? ` (other endpoints in ${vpcId}: ${endpoints.map((e) => e.InstanceConnectEndpointId).join(", ")})` : "";
+    const found = ours.length
+      ? ` (${ours.map((e) => `${e.InstanceConnectEndpointId} ${e.State}`).join(", ")})`
+      : endpoints.length
+        ? ` (other endpoints in ${vpcId}: ${endpoints.map((e) => e.InstanceConnectEndpointId).join(", ")})`
+        : "";
     throw new ReleaseError(`the EC2 Instance Connect Endpoint ${name} is missing or not ready in ${vpcId}${found}: apply the ${config.name} stack (npx cdktf deploy ${config.name}), which creates it`);
   }
   return { id: ready.InstanceConnectEndpointId, dnsName: ready.DnsName };
@@ -217,7 +223,17 @@ export function knownHostsFile(env: ProcessContext["env"]): string {
 }
 
 /** ssh's arguments: the tunnel as ProxyCommand, the one-time key only, host keys remembered per instance id. */
-export function sshArguments(p: { awsPath: string; region: string; profile?: string | undefined; endpoint: Endpoint; target: TargetInstance; privateKey: string; knownHosts: string; command: readonly string[]; osUser: string }): string[] {
+export function sshArguments(p: {
+  awsPath: string;
+  region: string;
+  profile?: string | undefined;
+  endpoint: Endpoint;
+  target: TargetInstance;
+  privateKey: string;
+  knownHosts: string;
+  command: readonly string[];
+  osUser: string;
+}): string[] {
   const tunnel = [
     p.awsPath,
     "ec2-instance-connect",
@@ -234,20 +250,33 @@ export function sshArguments(p: { awsPath: string; region: string; profile?: str
     ...(p.profile ? ["--profile", p.profile] : []),
   ];
   return [
-    "-F", "none",
-    "-i", p.privateKey,
-    "-o", "IdentitiesOnly=yes",
-    "-o", "IdentityAgent=none",
-    "-o", "BatchMode=yes",
-    "-o", "PasswordAuthentication=no",
+    "-F",
+    "none",
+    "-i",
+    p.privateKey,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "IdentityAgent=none",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "PasswordAuthentication=no",
     // Instances are reached by id, not address: a host key is remembered per instance.
-    "-o", `HostKeyAlias=${p.target.instanceId}`,
-    "-o", "StrictHostKeyChecking=accept-new",
-    "-o", `UserKnownHostsFile=${p.knownHosts}`,
-    "-o", "ConnectTimeout=30",
-    "-o", "ServerAliveInterval=30",
-    "-o", `ProxyCommand=${tunnel.map(proxyArg).join(" ")}`,
-    "-l", p.osUser,
+    "-o",
+    `HostKeyAlias=${p.target.instanceId}`,
+    "-o",
+    "StrictHostKeyChecking=accept-new",
+    "-o",
+    `UserKnownHostsFile=${p.knownHosts}`,
+    "-o",
+    "ConnectTimeout=30",
+    "-o",
+    "ServerAliveInterval=30",
+    "-o",
+    `ProxyCommand=${tunnel.map(proxyArg).join(" ")}`,
+    "-l",
+    p.osUser,
     "--",
     p.target.instanceId,
     ...p.command,
@@ -306,7 +335,9 @@ function note(ctx: SshCommandContext, line: string): void {
 
 function withPolicyHint(error: unknown, config: EnvironmentConfig): unknown {
   if (!(error instanceof ReleaseError) || !/^access denied/.test(error.message)) return error;
-  return new ReleaseError(`${error.message} Attach the ${config.name} stack's output ssh_operators_policy_arn (policy ${resourceNames(config).sshOperatorsPolicy}) to your role.`, { cause: error.cause });
+  return new ReleaseError(`${error.message} Attach the ${config.name} stack's output ssh_operators_policy_arn (policy ${resourceNames(config).sshOperatorsPolicy}) to your role.`, {
+    cause: error.cause,
+  });
 }
 
 /** ssh exit 255: say what failed when the tunnel (OpenTunnel) was refused, which ssh itself reports only as a closed connection. */

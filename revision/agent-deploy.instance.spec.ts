@@ -44,8 +44,17 @@ describe("the real CodeDeploy agent on a booted instance", () => {
     expect(first.status).toBe("Succeeded");
     expect(first.deploymentId).toMatch(/^d-[A-Z0-9]{9}-local$/);
     expect(first.events.map((e) => e.name)).toEqual([
-      "BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install",
-      "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic", "AfterAllowTraffic",
+      "BeforeBlockTraffic",
+      "AfterBlockTraffic",
+      "ApplicationStop",
+      "DownloadBundle",
+      "BeforeInstall",
+      "Install",
+      "AfterInstall",
+      "ApplicationStart",
+      "ValidateService",
+      "BeforeAllowTraffic",
+      "AfterAllowTraffic",
     ]);
     expect(statusOf(first, "ApplicationStop")).toBe("Skipped");
     for (const e of first.events) expect(e.end.getTime()).toBeGreaterThanOrEqual(e.start.getTime());
@@ -71,7 +80,10 @@ describe("the real CodeDeploy agent on a booted instance", () => {
 
   it("applies exactly the appspec's permissions: stat of every installed path against the one rule that matches it", async () => {
     const spec = parseAppSpec(zipEntry(bundle, "appspec.yml").toString());
-    const installed = installedPaths(spec, readZip(readFileSync(bundle)).map((e) => e.name));
+    const installed = installedPaths(
+      spec,
+      readZip(readFileSync(bundle)).map((e) => e.name),
+    );
     const rules = matchingRules(spec, installed);
     const lines = (await sh("find /opt/mpg-model/app /opt/mpg-model/config -printf '%p %m %u %g\\n'")).split("\n");
     expect(lines.length).toBe(installed.files.size + installed.directories.size);

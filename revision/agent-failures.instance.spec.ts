@@ -34,7 +34,10 @@ function withBeforeInstall(name: string, script: string, timeout: number): Promi
   return repack(bundle, join(variants, name), { "appspec.yml": text, "hooks/before-install.sh": { data: script, mode: 0o755 } });
 }
 
-const OVERLAPPING = appspec.replace("  - object: /opt/mpg-model/config\n", "  - object: /opt/mpg-model\n    pattern: \"**\"\n    mode: \"0644\"\n    type:\n      - file\n  - object: /opt/mpg-model/config\n");
+const OVERLAPPING = appspec.replace(
+  "  - object: /opt/mpg-model/config\n",
+  '  - object: /opt/mpg-model\n    pattern: "**"\n    mode: "0644"\n    type:\n      - file\n  - object: /opt/mpg-model/config\n',
+);
 
 describe("the real agent's failures, and our checks agreeing with it", () => {
   it("kills a hook that outlives its timeout and fails the event, saying it timed out", async () => {
@@ -61,7 +64,13 @@ describe("the real agent's failures, and our checks agreeing with it", () => {
 
   it("refuses overlapping permission rules at Install, and npm run bundle's check names the same path first", async () => {
     const spec = parseAppSpec(OVERLAPPING);
-    const problems = permissionProblems(spec, installedPaths(spec, readZip(readFileSync(bundle)).map((e) => e.name)));
+    const problems = permissionProblems(
+      spec,
+      installedPaths(
+        spec,
+        readZip(readFileSync(bundle)).map((e) => e.name),
+      ),
+    );
     expect(problems.join("\n")).toMatch(/\/opt\/mpg-model\/config\/dev\.env is matched by permissions\[1\] and permissions\[2\]/);
 
     const d = await instance.deploy(await repack(bundle, join(variants, "overlap.zip"), { "appspec.yml": OVERLAPPING }), DEV);

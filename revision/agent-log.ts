@@ -127,7 +127,18 @@ function failureReason(event: string, logs: AgentLogs, hookFailures: string[]): 
   const said = scriptLines.filter((l) => /ERROR|WARNING|\[stderr\]/.test(l)).slice(-6);
   if (said.length) parts.push(...said);
   else if (scriptLines.length) parts.push(...scriptLines.slice(-3));
-  if (!parts.length) parts.push(`codedeploy-local exited with ${logs.exitCode}: ${(logs.stderr.trim().split("\n").filter((l) => !/deprecated/.test(l)).at(-1) ?? logs.stdout.trim().split("\n").at(-1)) || "no message"}`);
+  if (!parts.length)
+    parts.push(
+      `codedeploy-local exited with ${logs.exitCode}: ${
+        (logs.stderr
+          .trim()
+          .split("\n")
+          .filter((l) => !/deprecated/.test(l))
+          .at(-1) ??
+          logs.stdout.trim().split("\n").at(-1)) ||
+        "no message"
+      }`,
+    );
   return parts.join("\n");
 }
 

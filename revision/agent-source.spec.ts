@@ -40,14 +40,22 @@ describe("where the CodeDeploy agent comes from", () => {
     const configured = await locateAgent({ repoDir: REPO_DIR, cacheDir, configuredDir: join(VENDOR, "aws-codedeploy-agent"), download: false });
     expect(configured).toMatchObject({ docoptDir: join(VENDOR, "docopt.rb"), source: "configured" });
     expect(agentRubyLib(configured.agentDir, configured.docoptDir).map((p) => p.split("/").slice(-2).join("/"))).toEqual([
-      "docopt.rb/lib", "aws-codedeploy-agent/lib", "codedeploy-commands-1.0.0/lib", "process_manager-0.0.13/lib", "simple_pid-0.2.1/lib",
+      "docopt.rb/lib",
+      "aws-codedeploy-agent/lib",
+      "codedeploy-commands-1.0.0/lib",
+      "process_manager-0.0.13/lib",
+      "simple_pid-0.2.1/lib",
     ]);
   });
 
   it("says in one line what is missing and how to get it", async () => {
     const nowhere = tempDir("mpg10-no-agent");
-    await expect(locateAgent({ repoDir: join(nowhere, "repo"), cacheDir: nowhere, configuredDir: nowhere, download: false })).rejects.toThrow(/^CODEDEPLOY_AGENT_DIR=.* holds no CodeDeploy agent \(no bin\/codedeploy-local\): point it at an aws-codedeploy-agent 1\.8\.1 checkout$/);
-    await expect(locateAgent({ repoDir: join(nowhere, "repo"), cacheDir: nowhere, download: false })).rejects.toThrow(/^the CodeDeploy agent is not available: set CODEDEPLOY_AGENT_DIR to an aws-codedeploy-agent 1\.8\.1 checkout \(with docopt\.rb beside it\), or put both in \.\.\/shared\/vendor\/$/);
+    await expect(locateAgent({ repoDir: join(nowhere, "repo"), cacheDir: nowhere, configuredDir: nowhere, download: false })).rejects.toThrow(
+      /^CODEDEPLOY_AGENT_DIR=.* holds no CodeDeploy agent \(no bin\/codedeploy-local\): point it at an aws-codedeploy-agent 1\.8\.1 checkout$/,
+    );
+    await expect(locateAgent({ repoDir: join(nowhere, "repo"), cacheDir: nowhere, download: false })).rejects.toThrow(
+      /^the CodeDeploy agent is not available: set CODEDEPLOY_AGENT_DIR to an aws-codedeploy-agent 1\.8\.1 checkout \(with docopt\.rb beside it\), or put both in \.\.\/shared\/vendor\/$/,
+    );
   });
 
   it("downloads the pinned archive once, refusing one whose files differ from the pinned tree", async () => {
@@ -64,7 +72,9 @@ describe("where the CodeDeploy agent comes from", () => {
     expect(await fetchPinned(pin("http://127.0.0.1:9/unreachable"), cacheDir)).toBe(good);
 
     execFileSync("bash", ["-c", `echo '# changed' >> "${repo}/lib/docopt.rb"`]);
-    await expect(fetchPinned(pin(await serve(tarOf(repo))), tempDir("mpg10-agent-cache"))).rejects.toThrow(/does not hold docopt\.rb 794c47d: its files hash to [0-9a-f]{64}, pinned 3731676.*; refusing it/);
+    await expect(fetchPinned(pin(await serve(tarOf(repo))), tempDir("mpg10-agent-cache"))).rejects.toThrow(
+      /does not hold docopt\.rb 794c47d: its files hash to [0-9a-f]{64}, pinned 3731676.*; refusing it/,
+    );
     await expect(fetchPinned(pin(await serve(Buffer.from("gone"), 404)), tempDir("mpg10-agent-cache"))).rejects.toThrow(/answered 404/);
     await expect(fetchPinned(pin("http://127.0.0.1:9/unreachable"), tempDir("mpg10-agent-cache"))).rejects.toThrow(AgentUnavailableError);
   });

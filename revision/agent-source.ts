@@ -79,7 +79,12 @@ export async function locateAgent(options: AgentSourceOptions): Promise<AgentLoc
 /** RUBYLIB for codedeploy-local: docopt.rb, the agent, and the agent's vendored gems. */
 export function agentRubyLib(agentDir: string, docoptDir: string): string[] {
   const gems = join(agentDir, "vendor/gems");
-  const vendored = existsSync(gems) ? readdirSync(gems).sort().map((g) => join(gems, g, "lib")).filter((lib) => existsSync(lib)) : [];
+  const vendored = existsSync(gems)
+    ? readdirSync(gems)
+        .sort()
+        .map((g) => join(gems, g, "lib"))
+        .filter((lib) => existsSync(lib))
+    : [];
   return [join(docoptDir, "lib"), join(agentDir, "lib"), ...vendored];
 }
 

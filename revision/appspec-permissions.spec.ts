@@ -21,7 +21,12 @@ const problems = (rules: string) => {
   const spec = parseAppSpec(HEAD + rules);
   return permissionProblems(spec, installedPaths(spec, FILES));
 };
-const NON_OVERLAPPING = rule("/opt/x", "**", "0755", "directory") + rule("/opt/x/config", "**", "0644", "file") + rule("/opt/x/app", "*.mjs", "0644", "file") + rule("/opt/x/app/model", "**", "0644", "file") + rule("/opt/x/app/bin", "*.sh", "0755", "file");
+const NON_OVERLAPPING =
+  rule("/opt/x", "**", "0755", "directory") +
+  rule("/opt/x/config", "**", "0644", "file") +
+  rule("/opt/x/app", "*.mjs", "0644", "file") +
+  rule("/opt/x/app/model", "**", "0644", "file") +
+  rule("/opt/x/app/bin", "*.sh", "0755", "file");
 
 describe("the AppSpec permission check (the agent's matching)", () => {
   it("maps files sources to the paths the agent installs", () => {
@@ -37,7 +42,9 @@ describe("the AppSpec permission check (the agent's matching)", () => {
 
   it("rejects two rules matching one file, naming the path, both rules and the agent's message", () => {
     const overlapping = NON_OVERLAPPING + rule("/opt/x", "**", "0644", "file");
-    expect(problems(overlapping).join("\n")).toMatch(/\/opt\/x\/app\/bin\/run\.sh is matched by permissions\[4\] and permissions\[5\]: .*"the permissions setting for \(\/opt\/x\/app\/bin\/run\.sh\) is specified more than once"/);
+    expect(problems(overlapping).join("\n")).toMatch(
+      /\/opt\/x\/app\/bin\/run\.sh is matched by permissions\[4\] and permissions\[5\]: .*"the permissions setting for \(\/opt\/x\/app\/bin\/run\.sh\) is specified more than once"/,
+    );
   });
 
   it("treats a pattern other than ** as matching direct children only, and except as removing direct children", () => {
@@ -49,7 +56,9 @@ describe("the AppSpec permission check (the agent's matching)", () => {
     const viaStar = NON_OVERLAPPING.replace('object: /opt/x/app\n    pattern: "*.mjs"', 'object: /opt/x/app\n    pattern: "*"');
     expect(problems(viaStar)).toEqual([]);
     const excepted = NON_OVERLAPPING.replace(rule("/opt/x/app/bin", "*.sh", "0755", "file"), rule("/opt/x/app/bin", "*", "0755", "file", ["*.sh"]));
-    expect(problems(excepted).join("\n")).toMatch(/permissions\[4\] \(object \/opt\/x\/app\/bin, pattern "\*"\) matches nothing[\s\S]*no permissions rule sets the owner and mode of \/opt\/x\/app\/bin\/run\.sh/);
+    expect(problems(excepted).join("\n")).toMatch(
+      /permissions\[4\] \(object \/opt\/x\/app\/bin, pattern "\*"\) matches nothing[\s\S]*no permissions rule sets the owner and mode of \/opt\/x\/app\/bin\/run\.sh/,
+    );
   });
 
   it("rejects a file object with a pattern or except, as the agent does", () => {

@@ -71,11 +71,14 @@ export function permissionProblems(spec: AppSpec, installed: InstalledPaths): st
   const owners = matchingRules(spec, installed);
   for (const [path, rules] of [...owners].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (rules.length > 1) {
-      problems.push(`${path} is matched by ${rules.map((r) => `permissions[${r}]`).join(" and ")}: the CodeDeploy agent fails the Install step when two rules match one path ("the permissions setting for (${path}) is specified more than once"); narrow a rule's object, pattern or except`);
+      problems.push(
+        `${path} is matched by ${rules.map((r) => `permissions[${r}]`).join(" and ")}: the CodeDeploy agent fails the Install step when two rules match one path ("the permissions setting for (${path}) is specified more than once"); narrow a rule's object, pattern or except`,
+      );
     }
   }
   const spare = [...installed.files, ...installed.directories].filter((p) => !owners.has(p) && !isDestinationRoot(spec, p)).sort();
-  if (spare.length) problems.push(`no permissions rule sets the owner and mode of ${spare.slice(0, 5).join(", ")}${spare.length > 5 ? ` and ${spare.length - 5} more` : ""}: they would keep the zip's modes`);
+  if (spare.length)
+    problems.push(`no permissions rule sets the owner and mode of ${spare.slice(0, 5).join(", ")}${spare.length > 5 ? ` and ${spare.length - 5} more` : ""}: they would keep the zip's modes`);
   return problems;
 }
 
@@ -87,10 +90,7 @@ function objectOf(rule: AppSpecPermission): string {
 function rulePaths(rule: AppSpecPermission, installed: InstalledPaths): string[] {
   const object = objectOf(rule);
   if (installed.files.has(object)) return rule.type.includes("file") ? [object] : [];
-  return [
-    ...(rule.type.includes("file") ? [...installed.files] : []),
-    ...(rule.type.includes("directory") ? [...installed.directories] : []),
-  ].filter((path) => matchesRule(rule, object, path));
+  return [...(rule.type.includes("file") ? [...installed.files] : []), ...(rule.type.includes("directory") ? [...installed.directories] : [])].filter((path) => matchesRule(rule, object, path));
 }
 
 /** A files destination may already exist on the instance (then the agent never "creates" it). */
@@ -109,5 +109,10 @@ function matchesRule(rule: AppSpecPermission, object: string, path: string): boo
 /** The agent's glob: `*` is the only wildcard and a name with a slash never matches. */
 export function simpleGlob(name: string, pattern: string): boolean {
   if (name.includes("/")) return false;
-  return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(name);
+  return new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  ).test(name);
 }

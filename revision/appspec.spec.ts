@@ -37,9 +37,7 @@ describe("the project's appspec.yml", () => {
   });
 
   it("scripts the in-place hooks and the blue/green traffic hooks, each with a short explicit timeout and runas", () => {
-    expect(Object.keys(spec.hooks).sort()).toEqual(
-      ["AfterAllowTraffic", "AfterInstall", "ApplicationStart", "ApplicationStop", "BeforeAllowTraffic", "BeforeInstall", "ValidateService"].sort(),
-    );
+    expect(Object.keys(spec.hooks).sort()).toEqual(["AfterAllowTraffic", "AfterInstall", "ApplicationStart", "ApplicationStop", "BeforeAllowTraffic", "BeforeInstall", "ValidateService"].sort());
     for (const scripts of Object.values(spec.hooks)) {
       for (const s of scripts ?? []) {
         expect(s.timeout).toBeLessThanOrEqual(120);
@@ -96,7 +94,9 @@ describe("AppSpec validation rejects, naming the field and the reason", () => {
   });
 
   it("an unquoted mode with a leading zero (YAML 1.1 octal: the agent would chmod 0420), and a quoted version", () => {
-    expect(errorOf(`${VALID}permissions:\n  - object: /opt/x\n    mode: 0644\n`)).toMatch(/permissions\[0\]\.mode: 0644 is unquoted: YAML 1\.1 reads a leading zero as octal, so the agent would apply chmod 0420; write mode: "0644"/);
+    expect(errorOf(`${VALID}permissions:\n  - object: /opt/x\n    mode: 0644\n`)).toMatch(
+      /permissions\[0\]\.mode: 0644 is unquoted: YAML 1\.1 reads a leading zero as octal, so the agent would apply chmod 0420; write mode: "0644"/,
+    );
     expect(parseAppSpec(`${VALID}permissions:\n  - object: /opt/x\n    mode: 644\n`).permissions[0]?.mode).toBe("644");
     expect(errorOf(VALID.replace("version: 0.0", 'version: "0.0"'))).toMatch(/version[\s\S]*unquoted/);
   });
@@ -108,6 +108,8 @@ describe("AppSpec validation rejects, naming the field and the reason", () => {
   });
 
   it("a files source or hook script missing from the bundle", () => {
-    expect(() => validateAppSpec(VALID, join(REPO_DIR, "revision"))).toThrow(/files\[0\]\.source: "app" does not exist in the bundle[\s\S]*hooks\.ApplicationStart\[0\]\.location: script "hooks\/start\.sh" does not exist/);
+    expect(() => validateAppSpec(VALID, join(REPO_DIR, "revision"))).toThrow(
+      /files\[0\]\.source: "app" does not exist in the bundle[\s\S]*hooks\.ApplicationStart\[0\]\.location: script "hooks\/start\.sh" does not exist/,
+    );
   });
 });

@@ -32,7 +32,10 @@ export const MAX_EVENT_SECONDS = 3600;
 /** What the agent uses when a script names no timeout. */
 export const DEFAULT_SCRIPT_TIMEOUT_SECONDS = 3600;
 
-const AbsolutePath = z.string().min(1).refine((p) => p.startsWith("/"), { message: "must be an absolute path (start with /)" });
+const AbsolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith("/"), { message: "must be an absolute path (start with /)" });
 
 const Script = z.strictObject({
   location: z
@@ -45,7 +48,10 @@ const Script = z.strictObject({
     .min(1, "must be at least 1 second")
     .max(MAX_EVENT_SECONDS, `must be at most ${MAX_EVENT_SECONDS} seconds (the CodeDeploy limit per lifecycle event)`)
     .default(DEFAULT_SCRIPT_TIMEOUT_SECONDS),
-  runas: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "must be a user name").optional(),
+  runas: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, "must be a user name")
+    .optional(),
 });
 export type AppSpecScript = z.infer<typeof Script>;
 
@@ -53,7 +59,7 @@ export type AppSpecScript = z.infer<typeof Script>;
 const Mode = z
   .union([z.string(), z.number()])
   .transform((m) => String(m))
-  .refine((m) => /^[0-7]{1,4}$/.test(m), { message: "must be 1 to 4 octal digits, quoted (e.g. \"0644\")" });
+  .refine((m) => /^[0-7]{1,4}$/.test(m), { message: 'must be 1 to 4 octal digits, quoted (e.g. "0644")' });
 
 const Permission = z.strictObject({
   object: AbsolutePath,
@@ -71,16 +77,12 @@ export type AppSpecPermission = z.infer<typeof Permission>;
 
 export const AppSpecSchema = z.strictObject({
   // The agent checks [0.0].include?(version): the number, so a quoted "0.0" is refused.
-  version: z.number({ error: "must be 0.0, unquoted (the agent compares the number 0.0; a quoted \"0.0\" is refused)" }).refine((v) => v === 0, {
+  version: z.number({ error: 'must be 0.0, unquoted (the agent compares the number 0.0; a quoted "0.0" is refused)' }).refine((v) => v === 0, {
     message: "must be 0.0 (the only AppSpec version for EC2/on-premises)",
   }),
   os: z.literal("linux", { error: 'must be "linux" (this revision only supports Linux instances)' }),
-  files: z
-    .array(z.strictObject({ source: z.string().min(1), destination: AbsolutePath }))
-    .default([]),
-  file_exists_behavior: z
-    .enum(["DISALLOW", "OVERWRITE", "RETAIN"], { error: "must be DISALLOW, OVERWRITE or RETAIN" })
-    .default("DISALLOW"),
+  files: z.array(z.strictObject({ source: z.string().min(1), destination: AbsolutePath })).default([]),
+  file_exists_behavior: z.enum(["DISALLOW", "OVERWRITE", "RETAIN"], { error: "must be DISALLOW, OVERWRITE or RETAIN" }).default("DISALLOW"),
   permissions: z.array(Permission).default([]),
   hooks: z
     .record(z.string(), z.array(Script, { error: "must be a list of scripts" }).min(1, "needs at least one script"))
@@ -122,7 +124,9 @@ export function parseAppSpec(text: string, where = "appspec.yml"): AppSpec {
       permissions.items.forEach((item, i) => {
         const mode = isMap(item) ? item.get("mode", true) : undefined;
         if (isScalar(mode) && mode.type === "PLAIN" && typeof mode.source === "string" && /^0\d/.test(mode.source)) {
-          unquotedModes.push(`✖ permissions[${i}].mode: ${mode.source} is unquoted: YAML 1.1 reads a leading zero as octal, so the agent would apply chmod ${String(mode.toJSON()).padStart(4, "0")}; write mode: "${mode.source}"`);
+          unquotedModes.push(
+            `✖ permissions[${i}].mode: ${mode.source} is unquoted: YAML 1.1 reads a leading zero as octal, so the agent would apply chmod ${String(mode.toJSON()).padStart(4, "0")}; write mode: "${mode.source}"`,
+          );
         }
       });
     }

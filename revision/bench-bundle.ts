@@ -33,7 +33,11 @@ async function main(): Promise<number> {
       const ms = performance.now() - t0;
       times.push(ms);
       hashes.add(r.sha256);
-      console.log(`run ${i}: ${(ms / 1000).toFixed(2)} s  ${mb(r.bytes)}  sha256 ${r.sha256}  (${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v} ms`).join(", ")})`);
+      console.log(
+        `run ${i}: ${(ms / 1000).toFixed(2)} s  ${mb(r.bytes)}  sha256 ${r.sha256}  (${Object.entries(r.timingsMs)
+          .map(([k, v]) => `${k} ${v} ms`)
+          .join(", ")})`,
+      );
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

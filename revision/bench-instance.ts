@@ -36,7 +36,11 @@ interface Row {
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { runs: { type: "string", default: "3" }, "fresh-runs": { type: "string", default: "1" }, "skip-start": { type: "boolean", default: false } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      options: { runs: { type: "string", default: "3" }, "fresh-runs": { type: "string", default: "1" }, "skip-start": { type: "boolean", default: false } },
+      strict: true,
+      allowPositionals: false,
+    }));
     for (const key of ["runs", "fresh-runs"] as const) if (!/^\d+$/.test(values[key]) || Number(values[key]) > 20) throw new Error(`--${key} must be a whole number from 0 to 20`);
   } catch (e) {
     console.error(`npm run bench:instance: ${(e as Error).message}\nusage: npm run bench:instance [-- --runs N] [--fresh-runs N] [--skip-start]`);
@@ -73,7 +77,16 @@ async function main(): Promise<number> {
     const namespaceDeploys: number[] = [];
     for (let i = 0; i < runs; i++) {
       let t0 = performance.now();
-      const r = await run("systemd-nspawn", ["--quiet", `--directory=${image.rootfs}`, `--machine=mpg10-bench-bare-${i}`, "--register=no", "--keep-unit", "--volatile=overlay", "--private-network", "/bin/true"]);
+      const r = await run("systemd-nspawn", [
+        "--quiet",
+        `--directory=${image.rootfs}`,
+        `--machine=mpg10-bench-bare-${i}`,
+        "--register=no",
+        "--keep-unit",
+        "--volatile=overlay",
+        "--private-network",
+        "/bin/true",
+      ]);
       if (r !== 0) throw new Error(`systemd-nspawn /bin/true exited ${r}`);
       bare.push(performance.now() - t0);
 

@@ -20,7 +20,7 @@ const TARGET_MS = 1000;
 function direct(appDir: string): Promise<{ ms: number; stdout: string }> {
   return new Promise((resolvePromise, reject) => {
     const t0 = performance.now();
-    const child = spawn("sh", ["-c", "cd \"$1\" && sh make_prediction.sh", "sh", appDir], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn("sh", ["-c", 'cd "$1" && sh make_prediction.sh', "sh", appDir], { stdio: ["ignore", "pipe", "inherit"] });
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     child.on("error", reject);
@@ -75,7 +75,9 @@ async function main(): Promise<number> {
     const b = median(baseline);
     const s = median(overSsh);
     console.log(`answer: ${answer?.trim()}`);
-    console.log(`median over ${runs} runs: direct (sh make_prediction.sh) ${b.toFixed(0)} ms; over ssh (connect, run, answer) ${s.toFixed(0)} ms; ratio ${(s / b).toFixed(1)}x; ssh's own cost ${(s - b).toFixed(0)} ms; target < ${TARGET_MS} ms`);
+    console.log(
+      `median over ${runs} runs: direct (sh make_prediction.sh) ${b.toFixed(0)} ms; over ssh (connect, run, answer) ${s.toFixed(0)} ms; ratio ${(s / b).toFixed(1)}x; ssh's own cost ${(s - b).toFixed(0)} ms; target < ${TARGET_MS} ms`,
+    );
     return s < TARGET_MS ? 0 : 1;
   } finally {
     await hop?.stop();

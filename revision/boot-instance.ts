@@ -41,7 +41,13 @@ export async function bootInstance(options: BootInstanceOptions): Promise<Booted
     const instance = await NamespaceInstance.boot({ name: options.name, agent: options.agent, log });
     return { instance, bootMs: performance.now() - t0 };
   }
-  const image = await ensureImage({ cacheDir: options.cacheDir, node: options.node, log, ...(options.imageSettings ? { settings: options.imageSettings } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const image = await ensureImage({
+    cacheDir: options.cacheDir,
+    node: options.node,
+    log,
+    ...(options.imageSettings ? { settings: options.imageSettings } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const t0 = performance.now();
   const instance = await LocalInstance.boot({ name: options.name, image, agent: options.agent, log, ...(options.networkNamespace ? { networkNamespace: options.networkNamespace } : {}) });
   return { instance, image, bootMs: performance.now() - t0 };

@@ -26,7 +26,11 @@ async function main(): Promise<void> {
     for (const reason of r.dirtyReasons.slice(0, 20)) console.log(`    ${reason}`);
     if (r.dirtyReasons.length > 20) console.log(`    and ${r.dirtyReasons.length - 20} more`);
   }
-  console.log(`  ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v} ms`).join(", ")}; total ${total} ms`);
+  console.log(
+    `  ${Object.entries(r.timingsMs)
+      .map(([k, v]) => `${k} ${v} ms`)
+      .join(", ")}; total ${total} ms`,
+  );
 }
 
 main().catch((e: unknown) => {

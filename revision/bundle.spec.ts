@@ -17,10 +17,7 @@ const byName = (name: string) => entries.find((e) => e.name === name);
 beforeAll(async () => {
   // Built at the same time: the builds share nothing but the inputs, so any difference is a leak
   // of time, order or environment into the bytes.
-  [first, second] = await Promise.all([
-    buildBundle({ repoDir: REPO_DIR, outDir: tempDir("bundle-a") }),
-    buildBundle({ repoDir: REPO_DIR, outDir: tempDir("bundle-b") }),
-  ]);
+  [first, second] = await Promise.all([buildBundle({ repoDir: REPO_DIR, outDir: tempDir("bundle-a") }), buildBundle({ repoDir: REPO_DIR, outDir: tempDir("bundle-b") })]);
   entries = readZip(readFileSync(first.zipPath), first.zipPath);
 }, 120_000);
 afterAll(cleanupTargets);
@@ -38,7 +35,18 @@ describe("npm run bundle", () => {
   });
 
   it("holds the appspec, executable hooks, the compiled service, the model, make_prediction.sh and a settings file per environment", () => {
-    for (const name of ["appspec.yml", "app/server.mjs", "app/model/model.onnx", "app/model/manifest.json", "hooks/smoke-check.mjs", "hooks/app.service.in", "config/revision.env", "config/dev.env", "config/staging.env", "config/prod.env"]) {
+    for (const name of [
+      "appspec.yml",
+      "app/server.mjs",
+      "app/model/model.onnx",
+      "app/model/manifest.json",
+      "hooks/smoke-check.mjs",
+      "hooks/app.service.in",
+      "config/revision.env",
+      "config/dev.env",
+      "config/staging.env",
+      "config/prod.env",
+    ]) {
       expect(byName(name), name).toBeDefined();
     }
     for (const hook of ["lib.sh", "application-stop.sh", "before-install.sh", "after-install.sh", "application-start.sh", "validate-service.sh"]) {
@@ -76,6 +84,8 @@ describe("npm run bundle", () => {
   it("refuses an appspec that installs outside the application directory", async () => {
     const bad = join(tempDir("bad-appspec"), "appspec.yml");
     writeFileSync(bad, readFileSync(join(REPO_DIR, "appspec.yml"), "utf8").replace("destination: /opt/mpg-model/config", "destination: /etc/mpg"));
-    await expect(buildBundle({ repoDir: REPO_DIR, outDir: tempDir("bundle-c"), appspecPath: bad })).rejects.toThrow(/installs config to \/etc\/mpg, outside the application directory \/opt\/mpg-model/);
+    await expect(buildBundle({ repoDir: REPO_DIR, outDir: tempDir("bundle-c"), appspecPath: bad })).rejects.toThrow(
+      /installs config to \/etc\/mpg, outside the application directory \/opt\/mpg-model/,
+    );
   });
 });

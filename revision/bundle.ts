@@ -111,8 +111,14 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
 
   // 2. Hooks (bash, executable) and settings: one file per environment, keyed by deployment group.
   const hooksDir = join(repoDir, "hooks");
-  for (const name of readdirSync(hooksDir).filter((n) => n.endsWith(".sh")).sort()) add(`hooks/${name}`, readSource(join(hooksDir, name)), 0o755);
-  for (const name of readdirSync(hooksDir).filter((n) => n.endsWith(".in")).sort()) add(`hooks/${name}`, readSource(join(hooksDir, name)));
+  for (const name of readdirSync(hooksDir)
+    .filter((n) => n.endsWith(".sh"))
+    .sort())
+    add(`hooks/${name}`, readSource(join(hooksDir, name)), 0o755);
+  for (const name of readdirSync(hooksDir)
+    .filter((n) => n.endsWith(".in"))
+    .sort())
+    add(`hooks/${name}`, readSource(join(hooksDir, name)));
   const model = parseManifest(readSource(join(options.modelDir ?? join(repoDir, "service/model"), "manifest.json")).toString("utf8"), "service/model/manifest.json");
   add("config/revision.env", envFile({ APP_NAME: project, REVISION_VERSION: pkg.version, GIT_COMMIT: git.commit, MODEL_VERSION: `${model.name}@${model.version}` }));
   for (const env of environments) add(`config/${env.name}.env`, settingsFor(env));
@@ -138,9 +144,17 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
         }),
       ]);
       // The linked source map is left out: the unit does not run node with --enable-source-maps.
-      for (const name of readdirSync(appOut).filter((n) => !n.endsWith(".map")).sort()) add(`app/${name}`, readFileSync(join(appOut, name)));
+      for (const name of readdirSync(appOut)
+        .filter((n) => !n.endsWith(".map"))
+        .sort())
+        add(`app/${name}`, readFileSync(join(appOut, name)));
       add("hooks/smoke-check.mjs", readFileSync(join(staging, "hooks/smoke-check.mjs")));
-      sources.push(...service.inputs, ...Object.keys(smokeCheck.metafile.inputs).filter((key) => !/^[a-z-]+:/.test(key)).map((key) => resolve(repoDir, key)));
+      sources.push(
+        ...service.inputs,
+        ...Object.keys(smokeCheck.metafile.inputs)
+          .filter((key) => !/^[a-z-]+:/.test(key))
+          .map((key) => resolve(repoDir, key)),
+      );
       return service.external;
     });
 

@@ -21,8 +21,17 @@ export interface DeployOptions {
 
 /** The events codedeploy-local accepts (its DEFAULT_ORDERED_LIFECYCLE_EVENTS). */
 export const AGENT_EVENTS = [
-  "BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install",
-  "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic", "AfterAllowTraffic",
+  "BeforeBlockTraffic",
+  "AfterBlockTraffic",
+  "ApplicationStop",
+  "DownloadBundle",
+  "BeforeInstall",
+  "Install",
+  "AfterInstall",
+  "ApplicationStart",
+  "ValidateService",
+  "BeforeAllowTraffic",
+  "AfterAllowTraffic",
 ] as const;
 
 /**
@@ -42,16 +51,24 @@ export class DeployOptionsError extends Error {
 export function codedeployLocalArgs(bundlePath: string, options: DeployOptions, configPath?: string): string[] {
   const unknown = (options.events ?? []).filter((e) => !(AGENT_EVENTS as readonly string[]).includes(e));
   if (unknown.length) throw new DeployOptionsError(`unknown lifecycle event(s) ${unknown.join(", ")}; codedeploy-local knows ${AGENT_EVENTS.join(", ")}`);
-  for (const [key, value] of [["applicationName", options.applicationName], ["deploymentGroupName", options.deploymentGroupName]] as const) {
+  for (const [key, value] of [
+    ["applicationName", options.applicationName],
+    ["deploymentGroupName", options.deploymentGroupName],
+  ] as const) {
     if (!/^[A-Za-z0-9_.-]{1,100}$/.test(value)) throw new DeployOptionsError(`${key} "${value}" is not a CodeDeploy name (letters, digits, _ . -)`);
   }
   return [
     ...(configPath ? ["--agent-configuration-file", configPath] : []),
-    "--bundle-location", bundlePath,
-    "--type", "zip",
-    "--application-name", options.applicationName,
-    "--deployment-group-name", options.deploymentGroupName,
-    "--deployment-group", deploymentGroupId(options.applicationName, options.deploymentGroupName),
+    "--bundle-location",
+    bundlePath,
+    "--type",
+    "zip",
+    "--application-name",
+    options.applicationName,
+    "--deployment-group-name",
+    options.deploymentGroupName,
+    "--deployment-group",
+    deploymentGroupId(options.applicationName, options.deploymentGroupName),
     ...(options.events?.length ? ["--events", options.events.join(",")] : []),
   ];
 }

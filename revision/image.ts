@@ -51,11 +51,23 @@ export const UBUNTU_NOBLE: ImageSettings = {
 /** Packages on top of minbase: what an EC2 instance of the fleet has and the hooks use. */
 export const IMAGE_PACKAGES = [
   // an instance boots systemd; the hooks talk to it (systemctl, journalctl, systemd-analyze)
-  "systemd", "systemd-sysv", "dbus",
+  "systemd",
+  "systemd-sysv",
+  "dbus",
   // the CodeDeploy agent (see ../shared/notes/codedeploy-agent.md); it unpacks zips with unzip
-  "ruby", "ruby-minitar", "ruby-zip", "ruby-logging", "ruby-aws-sdk-core", "ruby-aws-sdk-s3", "ruby-concurrent", "ruby-json", "unzip",
+  "ruby",
+  "ruby-minitar",
+  "ruby-zip",
+  "ruby-logging",
+  "ruby-aws-sdk-core",
+  "ruby-aws-sdk-s3",
+  "ruby-concurrent",
+  "ruby-json",
+  "unzip",
   // the hooks' HTTP checks, the blue/green rehearsal's SSH hop
-  "curl", "ca-certificates", "openssh-server",
+  "curl",
+  "ca-certificates",
+  "openssh-server",
 ] as const;
 
 /**
@@ -195,15 +207,27 @@ async function build(finalDir: string, settings: ImageSettings, options: ImageOp
     writeFileSync(join(rootfs, "etc/machine-id"), "");
     await run("bash", ["-c", 'rm -f "$1"/etc/ssh/ssh_host_*', "_", rootfs]);
     mkdirSync(join(rootfs, "etc/systemd/system/ssh.service.d"), { recursive: true });
-    writeFileSync(join(rootfs, "etc/systemd/system/ssh.service.d/host-keys.conf"), "# Host keys are made per instance at first start, never shipped in the image;\n# the list is reset so that they exist before sshd -t checks the configuration.\n[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n");
+    writeFileSync(
+      join(rootfs, "etc/systemd/system/ssh.service.d/host-keys.conf"),
+      "# Host keys are made per instance at first start, never shipped in the image;\n# the list is reset so that they exist before sshd -t checks the configuration.\n[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n",
+    );
     mkdirSync(join(rootfs, "etc/codedeploy-agent/conf"), { recursive: true });
     writeFileSync(join(rootfs, AGENT_CONFIG_PATH.slice(1)), AGENT_CONFIG);
     // The agent's code is bind-mounted here at boot (read-only); its state lives beside it.
     mkdirSync(join(rootfs, "opt/codedeploy-agent"), { recursive: true });
     await run("bash", ["-c", 'rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*', "_", rootfs]);
 
-    const node = await run(join(rootfs, "usr/local/bin/node"), ["--version"]).then((r) => r.stdout.trim()).catch(() => "(does not run on this host)");
-    writeFileSync(join(work, "image.json"), JSON.stringify({ ...settings, packages: IMAGE_PACKAGES, node: options.node.version, nodeIntegrity: options.node.integrity, nodeReports: node, recipe: RECIPE_VERSION, builtAt: new Date().toISOString() }, null, 2) + "\n");
+    const node = await run(join(rootfs, "usr/local/bin/node"), ["--version"])
+      .then((r) => r.stdout.trim())
+      .catch(() => "(does not run on this host)");
+    writeFileSync(
+      join(work, "image.json"),
+      JSON.stringify(
+        { ...settings, packages: IMAGE_PACKAGES, node: options.node.version, nodeIntegrity: options.node.integrity, nodeReports: node, recipe: RECIPE_VERSION, builtAt: new Date().toISOString() },
+        null,
+        2,
+      ) + "\n",
+    );
     renameSync(work, finalDir);
   } catch (e) {
     rmSync(work, { recursive: true, force: true });

@@ -41,7 +41,9 @@ describe("an instance in its own network namespace", () => {
     ip("netns", "exec", netns, "ip", "link", "set", nsIf, "up");
     ip("netns", "exec", netns, "ip", "link", "set", "lo", "up");
 
-    await expect(LocalInstance.boot({ name: `mpg10-net-${suffix}`, image: inject("instanceImage"), agent: inject("agent"), networkNamespace: "mpg10-no-such-netns" })).rejects.toThrow(/network namespace "mpg10-no-such-netns" does not exist .*ip netns add mpg10-no-such-netns/);
+    await expect(LocalInstance.boot({ name: `mpg10-net-${suffix}`, image: inject("instanceImage"), agent: inject("agent"), networkNamespace: "mpg10-no-such-netns" })).rejects.toThrow(
+      /network namespace "mpg10-no-such-netns" does not exist .*ip netns add mpg10-no-such-netns/,
+    );
 
     instance = await LocalInstance.boot({ name: `mpg10-net-${suffix}`, image: inject("instanceImage"), agent: inject("agent"), networkNamespace: netns });
     const d = await instance.deploy(inject("bundleZip"), { applicationName: "mpg-model-dev", deploymentGroupName: "mpg-model-dev" });

@@ -10,7 +10,11 @@ describe("instance settings from the environment", () => {
 
   it("builds Ubuntu noble when asked, and takes single-field overrides", () => {
     expect(instanceSettings({ HOME: "/h", INSTANCE_IMAGE: "ubuntu-noble" }).image).toEqual(UBUNTU_NOBLE);
-    expect(instanceSettings({ HOME: "/h", INSTANCE_MIRROR: "http://mirror.example/debian", INSTANCE_COMPONENTS: "main, contrib" }).image).toEqual({ ...DEBIAN_BOOKWORM, mirror: "http://mirror.example/debian", components: ["main", "contrib"] });
+    expect(instanceSettings({ HOME: "/h", INSTANCE_MIRROR: "http://mirror.example/debian", INSTANCE_COMPONENTS: "main, contrib" }).image).toEqual({
+      ...DEBIAN_BOOKWORM,
+      mirror: "http://mirror.example/debian",
+      components: ["main", "contrib"],
+    });
   });
 
   it("rejects unknown images and modes, a mirror that is no URL, and a missing cache folder, naming the variable", () => {

@@ -83,7 +83,15 @@ async function openInstanceSsh(instance: LocalInstance) {
     };
     const home = `/home/${SSH_OS_USER}`;
     await must(`creating the ${SSH_OS_USER} user`, ["sh", "-c", `id -u ${SSH_OS_USER} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash ${SSH_OS_USER}`]);
-    await must("installing the run's key", ["sh", "-c", `install -d -m 0700 -o ${SSH_OS_USER} -g ${SSH_OS_USER} ${home}/.ssh && cat > ${home}/.ssh/authorized_keys && chown ${SSH_OS_USER}: ${home}/.ssh/authorized_keys && chmod 0600 ${home}/.ssh/authorized_keys`], readFileSync(`${key}.pub`, "utf8"));
+    await must(
+      "installing the run's key",
+      [
+        "sh",
+        "-c",
+        `install -d -m 0700 -o ${SSH_OS_USER} -g ${SSH_OS_USER} ${home}/.ssh && cat > ${home}/.ssh/authorized_keys && chown ${SSH_OS_USER}: ${home}/.ssh/authorized_keys && chmod 0600 ${home}/.ssh/authorized_keys`,
+      ],
+      readFileSync(`${key}.pub`, "utf8"),
+    );
     await must("starting sshd", ["systemctl", "start", "ssh.service"]);
     const hostKey = (await must("reading the host key", ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).trim().split(/\s+/).slice(0, 2).join(" ");
     const knownHosts = join(dir, "known_hosts");

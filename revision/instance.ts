@@ -147,11 +147,14 @@ export class LocalInstance implements Instance {
     const out = openSync(consoleLog, "a");
     const { agentDir, docoptDir } = options.agent;
     const args = [
-      "--boot", "--quiet",
+      "--boot",
+      "--quiet",
       `--directory=${options.image.rootfs}`,
-      `--machine=${options.name}`, `--hostname=${options.name}`,
+      `--machine=${options.name}`,
+      `--hostname=${options.name}`,
       // No machined on this host (no systemd as PID 1): neither register nor move to a new scope.
-      "--register=no", "--keep-unit",
+      "--register=no",
+      "--keep-unit",
       // The image stays read-only; the instance writes to a tmpfs overlay that dies with it.
       "--volatile=overlay",
       options.networkNamespace ? `--network-namespace-path=/run/netns/${options.networkNamespace}` : "--private-network",
@@ -198,7 +201,9 @@ export class LocalInstance implements Instance {
         const failed = await instance.exec(["systemctl", "--failed", "--no-legend", "--plain"]);
         log(`instance ${options.name} booted DEGRADED; failed units: ${failed.stdout.trim().replace(/\n/g, "; ")}`);
       }
-      log(`instance ${options.name} is ${state} (${((performance.now() - t0) / 1000).toFixed(1)} s, systemd as PID 1, ${options.networkNamespace ? `network namespace ${options.networkNamespace}` : "private network"})`);
+      log(
+        `instance ${options.name} is ${state} (${((performance.now() - t0) / 1000).toFixed(1)} s, systemd as PID 1, ${options.networkNamespace ? `network namespace ${options.networkNamespace}` : "private network"})`,
+      );
       return instance;
     } catch (e) {
       await instance.stop();
@@ -213,7 +218,9 @@ export class LocalInstance implements Instance {
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     if (this.stopped) return Promise.reject(new InstanceError(`instance ${this.name} is stopped`));
-    const env = Object.entries(agentEnv([], options.env)).filter(([k]) => k !== "RUBYLIB" || options.env?.RUBYLIB).map(([k, v]) => `${k}=${v}`);
+    const env = Object.entries(agentEnv([], options.env))
+      .filter(([k]) => k !== "RUBYLIB" || options.env?.RUBYLIB)
+      .map(([k, v]) => `${k}=${v}`);
     // nsenter into every namespace of the container's PID 1, then env -i: nothing of the caller's environment leaks in.
     const args = ["--target", String(this.leaderPid), "--all", "--root", "env", "-i", "-C", "/", ...env, ...argv];
     return runProcess("nsenter", args, options);
@@ -234,8 +241,13 @@ export class LocalInstance implements Instance {
       const id = /(d-[A-Z0-9]{9}-local)/.exec(result.stdout)?.[1];
       const scriptsLog = id ? `${AGENT_HOME}/deployment-root/${deploymentGroupId(options.applicationName, options.deploymentGroupName)}/${id}/logs/scripts.log` : undefined;
       const run = parseAgentRun({
-        localLog: localLog!, deploymentsLog: deploymentsLog!, scriptsLog: scriptsLog ? readFrom(join(this.root, scriptsLog), 0) : "",
-        stdout: result.stdout, stderr: result.stderr, exitCode: result.code, finishedAt,
+        localLog: localLog!,
+        deploymentsLog: deploymentsLog!,
+        scriptsLog: scriptsLog ? readFrom(join(this.root, scriptsLog), 0) : "",
+        stdout: result.stdout,
+        stderr: result.stderr,
+        exitCode: result.code,
+        finishedAt,
       });
       return { ...run, scriptsLog, stdout: result.stdout, stderr: result.stderr, ms: performance.now() - t0 };
     } finally {
@@ -328,4 +340,3 @@ export function runProcess(command: string, args: readonly string[], options: Ex
     });
   });
 }
-

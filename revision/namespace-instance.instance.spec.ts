@@ -68,7 +68,11 @@ describe("the mount-namespace fallback", () => {
       } finally {
         await instance.stop();
       }`;
-    const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", "env", "-i", `PATH=${process.env.PATH}`, `HOME=${dir}`, process.execPath, "--import", "tsx", "--input-type=module", "-e", script], { cwd: REPO_DIR, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(
+      "setpriv",
+      ["--reuid=65534", "--regid=65534", "--clear-groups", "--", "env", "-i", `PATH=${process.env.PATH}`, `HOME=${dir}`, process.execPath, "--import", "tsx", "--input-type=module", "-e", script],
+      { cwd: REPO_DIR, encoding: "utf8", timeout: 120_000 },
+    );
     expect(r.stdout, r.stderr).toMatch(/FALLBACK, no container/);
     expect(r.stdout, r.stderr).toMatch(/^status Succeeded/m);
     expect(r.stdout).toMatch(/^answer \{"predictions":\[[\d.]+\].* uid 65534$/m);

@@ -56,33 +56,66 @@ export class NamespaceInstance implements Instance {
     const scratch = mkdtempSync(join(options.scratchParent ?? tmpdir(), `${options.name}-ns-`));
     const root = join(scratch, "root");
     for (const dir of ["root/opt", "agent/log", "agent/root", "agent/pid"]) mkdirSync(join(scratch, dir), { recursive: true });
-    writeFileSync(join(scratch, "agent/codedeployagent.yml"), [
-      "---", ":log_aws_wire: false", `:log_dir: '${scratch}/agent/log/'`, `:pid_dir: '${scratch}/agent/pid/'`, ":program_name: codedeploy-agent",
-      `:root_dir: '${root}/opt/codedeploy-agent/deployment-root'`, ":verbose: true", ":wait_between_runs: 1", ":proxy_uri:", ":max_revisions: 5", ":disable_imds_v1: false", "",
-    ].join("\n"));
+    writeFileSync(
+      join(scratch, "agent/codedeployagent.yml"),
+      [
+        "---",
+        ":log_aws_wire: false",
+        `:log_dir: '${scratch}/agent/log/'`,
+        `:pid_dir: '${scratch}/agent/pid/'`,
+        ":program_name: codedeploy-agent",
+        `:root_dir: '${root}/opt/codedeploy-agent/deployment-root'`,
+        ":verbose: true",
+        ":wait_between_runs: 1",
+        ":proxy_uri:",
+        ":max_revisions: 5",
+        ":disable_imds_v1: false",
+        "",
+      ].join("\n"),
+    );
     if (process.getuid?.() !== 0) {
       // Without root the namespace is a user namespace, where su cannot set groups: the agent's
       // `su root -c SCRIPT` (runas: root) would fail. We already are that user there, so this su
       // runs the script directly, as su would; any other su goes to the real one.
       mkdirSync(join(scratch, "bin"));
-      writeFileSync(join(scratch, "bin/su"), '#!/bin/sh\n# su in the fallback\'s user namespace (see namespace-instance.ts)\nif [ "$1" = root ] && [ "$2" = -c ] && [ "$(id -u)" = 0 ]; then shift 2; exec /bin/sh -c "$*"; fi\nexec /bin/su "$@"\n', { mode: 0o755 });
+      writeFileSync(
+        join(scratch, "bin/su"),
+        '#!/bin/sh\n# su in the fallback\'s user namespace (see namespace-instance.ts)\nif [ "$1" = root ] && [ "$2" = -c ] && [ "$(id -u)" = 0 ]; then shift 2; exec /bin/sh -c "$*"; fi\nexec /bin/su "$@"\n',
+        { mode: 0o755 },
+      );
     }
     const port = await getPort({ host: "127.0.0.1" });
-    options.log?.(`instance ${options.name}: FALLBACK, no container: the agent runs on this host in a private mount namespace (${scratch}/root/opt on /opt); the hooks take their LOCAL path (no systemd, no unit, no system user), service on 127.0.0.1:${port}`);
+    options.log?.(
+      `instance ${options.name}: FALLBACK, no container: the agent runs on this host in a private mount namespace (${scratch}/root/opt on /opt); the hooks take their LOCAL path (no systemd, no unit, no system user), service on 127.0.0.1:${port}`,
+    );
     return new NamespaceInstance(options.name, root, scratch, port, options.agent);
   }
 
   /** unshare's flags: a plain mount namespace as root, a user namespace mapping us to root otherwise. */
   private unshare(argv: readonly string[]): string[] {
     const asRoot = process.getuid?.() === 0;
-    return [...(asRoot ? [] : ["--user", "--map-root-user"]), "--mount", "--propagation", "private", "--", "bash", "-c", 'mount --bind "$1" /opt && shift && exec "$@"', "_", join(this.deployRoot, "opt"), ...argv];
+    return [
+      ...(asRoot ? [] : ["--user", "--map-root-user"]),
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      "bash",
+      "-c",
+      'mount --bind "$1" /opt && shift && exec "$@"',
+      "_",
+      join(this.deployRoot, "opt"),
+      ...argv,
+    ];
   }
 
   private env(extra: Readonly<Record<string, string>> = {}): string[] {
     const base = agentEnv([]);
     const shim = join(this.scratch, "bin");
     const path = existsSync(shim) ? `${shim}:${base.PATH}` : base.PATH;
-    return Object.entries({ ...base, PATH: path, DEPLOY_ROOT: this.deployRoot, LOCAL_PORT: String(this.port), ...extra }).filter(([k]) => k !== "RUBYLIB" || extra.RUBYLIB).map(([k, v]) => `${k}=${v}`);
+    return Object.entries({ ...base, PATH: path, DEPLOY_ROOT: this.deployRoot, LOCAL_PORT: String(this.port), ...extra })
+      .filter(([k]) => k !== "RUBYLIB" || extra.RUBYLIB)
+      .map(([k, v]) => `${k}=${v}`);
   }
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -100,7 +133,15 @@ export class NamespaceInstance implements Instance {
     const [localLog, deploymentsLog] = logs.map((p, i) => readFrom(p, sizes[i]!));
     const id = /(d-[A-Z0-9]{9}-local)/.exec(result.stdout)?.[1];
     const scriptsLog = id ? join(this.deployRoot, "opt/codedeploy-agent/deployment-root", deploymentGroupId(options.applicationName, options.deploymentGroupName), id, "logs/scripts.log") : undefined;
-    const run = parseAgentRun({ localLog: localLog!, deploymentsLog: deploymentsLog!, scriptsLog: scriptsLog ? readFrom(scriptsLog, 0) : "", stdout: result.stdout, stderr: result.stderr, exitCode: result.code, finishedAt: new Date() });
+    const run = parseAgentRun({
+      localLog: localLog!,
+      deploymentsLog: deploymentsLog!,
+      scriptsLog: scriptsLog ? readFrom(scriptsLog, 0) : "",
+      stdout: result.stdout,
+      stderr: result.stderr,
+      exitCode: result.code,
+      finishedAt: new Date(),
+    });
     return { ...run, scriptsLog, stdout: result.stdout, stderr: result.stderr, ms: performance.now() - t0 };
   }
 
@@ -146,4 +187,3 @@ function sizeOf(path: string): number {
 function readFrom(path: string, offset: number): string {
   return existsSync(path) ? readFileSync(path).subarray(offset).toString("utf8") : "";
 }
-

@@ -51,7 +51,10 @@ async function main(): Promise<number> {
   if (bad.length) fail(`--skip: unknown stage ${bad.map((s) => `"${s}"`).join(", ")}; stages are ${SKIPPABLE.join(", ")}`);
   // Loaded only once the arguments are known to be good: a typo fails in a fraction of a second.
   const [{ rehearse }, { instanceSettings }, { locateAgent }, { fleetNodeForImage }] = await Promise.all([
-    import("./rehearsal.js"), import("./instance-settings.js"), import("./agent-source.js"), import("./image.js"),
+    import("./rehearsal.js"),
+    import("./instance-settings.js"),
+    import("./agent-source.js"),
+    import("./image.js"),
   ]);
   const repoDir = resolve(import.meta.dirname, "..");
   const settings = instanceSettings(process.env);
@@ -59,7 +62,14 @@ async function main(): Promise<number> {
   console.log(`CodeDeploy agent: ${agent.agentDir} (${agent.source})`);
   const result = await rehearse({
     repoDir,
-    instance: { name: `mpg-rehearsal-${randomBytes(3).toString("hex")}`, agent, cacheDir: settings.cacheDir, node: fleetNodeForImage(settings.cacheDir), imageSettings: settings.image, mode: settings.mode },
+    instance: {
+      name: `mpg-rehearsal-${randomBytes(3).toString("hex")}`,
+      agent,
+      cacheDir: settings.cacheDir,
+      node: fleetNodeForImage(settings.cacheDir),
+      imageSettings: settings.image,
+      mode: settings.mode,
+    },
     environment: values.env,
     skip: values.skip as StageId[],
     keepRunning: values["keep-running"],

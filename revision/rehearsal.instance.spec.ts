@@ -18,13 +18,16 @@ afterAll(cleanupTargets);
 
 /** Every systemd-nspawn process on this host that boots `name` (none should outlive a rehearsal). */
 function nspawnsOf(name: string): number[] {
-  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, "latin1").split("\0").includes(`--machine=${name}`);
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "latin1").split("\0").includes(`--machine=${name}`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 const common = (name: string, lines: string[]) => ({
@@ -48,7 +51,15 @@ describe("npm start through the real CodeDeploy agent", () => {
     expect(result.ok, text).toBe(true);
     expect(result.instanceKind).toBe("container");
     expect(result.stages.map((s) => `${s.id}:${s.status}`)).toEqual([
-      "environments:ok", "model-gate:skipped", "synth-plan:skipped", "bundle:ok", "instance:ok", "deploy:ok", "predict:ok", "staging:skipped", "stop:ok",
+      "environments:ok",
+      "model-gate:skipped",
+      "synth-plan:skipped",
+      "bundle:ok",
+      "instance:ok",
+      "deploy:ok",
+      "predict:ok",
+      "staging:skipped",
+      "stop:ok",
     ]);
     expect(text).toMatch(/✔ Install\s+\d\d:\d\d:\d\d\.\d{3}Z\s+[\d.]+ s/);
     expect(text).toMatch(/✔ ValidateService\s+\d\d:\d\d:\d\d\.\d{3}Z/);
@@ -76,7 +87,9 @@ describe("npm start through the real CodeDeploy agent", () => {
 
   it("on Ctrl-C while deploying, stops the instance and removes its scratch folder before exiting", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", join(REPO_DIR, "revision/rehearsal-cli.ts"), "--skip", "model-gate", "--skip", "synth-plan"], {
-      cwd: REPO_DIR, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, INSTANCE_MODE: "container" },
+      cwd: REPO_DIR,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, INSTANCE_MODE: "container" },
     });
     let output = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (output += c));

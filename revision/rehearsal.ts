@@ -78,8 +78,19 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
   const startBoot = () => {
     if (booting || options.skip.includes("instance")) return;
     const i = options.instance;
-    booting = bootInstance({ name: i.name, agent: i.agent, cacheDir: i.cacheDir, node: i.node, log: (l) => out(`    ${l}`), ...(i.imageSettings ? { imageSettings: i.imageSettings } : {}), ...(i.mode ? { mode: i.mode } : {}) });
-    booting.then((b) => (booted = b), () => undefined);
+    booting = bootInstance({
+      name: i.name,
+      agent: i.agent,
+      cacheDir: i.cacheDir,
+      node: i.node,
+      log: (l) => out(`    ${l}`),
+      ...(i.imageSettings ? { imageSettings: i.imageSettings } : {}),
+      ...(i.mode ? { mode: i.mode } : {}),
+    });
+    booting.then(
+      (b) => (booted = b),
+      () => undefined,
+    );
   };
   const names = () => resourceNames(loadEnvironment(options.environment));
 
@@ -96,7 +107,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
   const startPlan = (o: RehearsalOptions, print: (l: string) => void) => {
     header("synth-plan");
     if (o.skip.includes("synth-plan")) return record({ id: "synth-plan", status: "skipped", ms: 0, note: "skipped: --skip synth-plan" });
-    if (which.sync(o.terraformCommand ?? "terraform", { nothrow: true }) === null) return record({ id: "synth-plan", status: "skipped", ms: 0, note: "skipped: terraform not installed (install Terraform >= 1.10 to synth and plan every stack here)" });
+    if (which.sync(o.terraformCommand ?? "terraform", { nothrow: true }) === null)
+      return record({ id: "synth-plan", status: "skipped", ms: 0, note: "skipped: terraform not installed (install Terraform >= 1.10 to synth and plan every stack here)" });
     const t0 = performance.now();
     // `npm run plan` synthesizes every stack (cdktf.out) first, then init/validate/plan each one.
     planRun = runNpmScript(o.repoDir, "plan", [], (line) => planLines.push(line)).then(
@@ -157,7 +169,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       state.bundle = b;
       out(`    ${b.zipPath}`);
       out(`    sha256 ${b.sha256}`);
-      out(`    ${Object.entries(b.timingsMs).map(([k, v]) => `${k} ${seconds(v)}`).join(", ")}`);
+      out(
+        `    ${Object.entries(b.timingsMs)
+          .map(([k, v]) => `${k} ${seconds(v)}`)
+          .join(", ")}`,
+      );
       return `${b.files} files, ${mb(b.bytes)} (limit 25 MB)`;
     });
     await stage("instance", async () => {
@@ -178,7 +194,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       state.deployment = d;
       for (const e of d.events) printEvent(out, e);
       if (d.status === "Succeeded") return `deployment ${d.deploymentId} succeeded in ${seconds(d.ms)}`;
-      throw new Error(`deployment ${d.deploymentId ?? "(no id)"} FAILED at ${d.failure?.event}${d.scriptsLog ? ` (the agent's log: ${d.scriptsLog} on the instance)` : ""}:\n      ${d.failure?.reason.split("\n").join("\n      ")}`);
+      throw new Error(
+        `deployment ${d.deploymentId ?? "(no id)"} FAILED at ${d.failure?.event}${d.scriptsLog ? ` (the agent's log: ${d.scriptsLog} on the instance)` : ""}:\n      ${d.failure?.reason.split("\n").join("\n      ")}`,
+      );
     });
     // The plans finish first: the prediction is the rehearsal's last word, and its round trips
     // are timed without terraform processes competing for the CPU.
@@ -239,7 +257,12 @@ function exampleName(options: RehearsalOptions): string {
   return `the example car (${manifest.smoke_test?.cases?.[0]?.name ?? "first smoke case"})`;
 }
 
-function printSummary(out: (l: string) => void, stages: readonly StageOutcome[], state: { bundle?: BundleResult; deployment?: Deployment; prediction?: string; instanceKind?: string }, wallMs: number): void {
+function printSummary(
+  out: (l: string) => void,
+  stages: readonly StageOutcome[],
+  state: { bundle?: BundleResult; deployment?: Deployment; prediction?: string; instanceKind?: string },
+  wallMs: number,
+): void {
   out("\nSummary");
   const ordered = [...stages].sort((a, b) => STAGES.indexOf(a.id) - STAGES.indexOf(b.id));
   for (const s of ordered) out(`  ${{ ok: "✔", skipped: "·", failed: "✖" }[s.status]} ${TITLES[s.id].padEnd(38)} ${seconds(s.ms).padStart(7)}  ${s.status === "ok" ? "" : s.status}`);
@@ -292,4 +315,3 @@ function run(command: string, args: string[], env: Record<string, string>, onLin
     child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${[command, ...args].join(" ")} exited with ${code}${tail ? `: ${tail}` : ""}`))));
   });
 }
-

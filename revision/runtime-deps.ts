@@ -82,7 +82,12 @@ export function runtimeFiles(projectDir: string, packages: readonly string[]): s
 
 /** Licence files of the packages that ship, so the revision carries their notices. */
 export function licenseFiles(nodeModulesDir: string, files: readonly string[]): string[] {
-  const packageDirs = new Set(files.filter((f) => f.endsWith("/package.json")).map((f) => dirname(f)).filter((d) => !d.includes("/dist") && !d.includes("/lib/")));
+  const packageDirs = new Set(
+    files
+      .filter((f) => f.endsWith("/package.json"))
+      .map((f) => dirname(f))
+      .filter((d) => !d.includes("/dist") && !d.includes("/lib/")),
+  );
   const out: string[] = [];
   for (const dir of packageDirs) {
     const abs = join(nodeModulesDir, dir);

@@ -62,7 +62,7 @@ describe("the local SSH hop (Debian's sshd on 127.0.0.1)", () => {
   it("logs in to an empty home as root, like a fresh instance account, without touching the host's home", async () => {
     const { homedir } = await import("node:os");
     const root = process.getuid?.() === 0;
-    const r = await hop.run('cd && pwd && ls -A');
+    const r = await hop.run("cd && pwd && ls -A");
     expect(r.code).toBe(0);
     const [pwd, ...listing] = r.stdout.trim().split("\n").filter(Boolean);
     expect(pwd).toBe(homedir());
@@ -75,7 +75,10 @@ describe("the local SSH hop (Debian's sshd on 127.0.0.1)", () => {
     const knownHosts = join(hop.dir, "known_hosts_by_name");
     writeFileSync(knownHosts, `local-instance ${hop.hostPublicKey}\n`);
     const relay = join(import.meta.dirname, "tcp-relay.mjs");
-    const r = await runOverSsh({ ...hop.endpoint, host: "local-instance", port: undefined, knownHosts, proxyCommand: `'${process.execPath}' '${relay}' 127.0.0.1 ${hop.port}` }, "echo through the tunnel");
+    const r = await runOverSsh(
+      { ...hop.endpoint, host: "local-instance", port: undefined, knownHosts, proxyCommand: `'${process.execPath}' '${relay}' 127.0.0.1 ${hop.port}` },
+      "echo through the tunnel",
+    );
     expect(r).toMatchObject({ code: 0, stdout: "through the tunnel\n", stderr: "" });
     const closed = await runOverSsh({ ...hop.endpoint, host: "local-instance", port: undefined, knownHosts, proxyCommand: `'${process.execPath}' '${relay}' 127.0.0.1 1` }, "true");
     expect(closed.code).toBe(255);

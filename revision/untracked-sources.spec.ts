@@ -11,7 +11,8 @@ import { untrackedSources } from "./untracked-sources.js";
 
 afterAll(cleanupTargets);
 
-const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=mpg14b", "-c", "user.email=mpg14b@example.invalid", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=mpg14b", "-c", "user.email=mpg14b@example.invalid", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
 
 describe("untrackedSources", () => {
   it("names every source git does not track, and only those", () => {
@@ -49,7 +50,13 @@ describe("a bundle and the commit it names", () => {
     return clone;
   }
   const manifestOf = (zipPath: string) =>
-    RevisionManifestSchema.parse(JSON.parse(readZip(readFileSync(zipPath)).find((e) => e.name === REVISION_MANIFEST_PATH)!.data.toString()));
+    RevisionManifestSchema.parse(
+      JSON.parse(
+        readZip(readFileSync(zipPath))
+          .find((e) => e.name === REVISION_MANIFEST_PATH)!
+          .data.toString(),
+      ),
+    );
 
   it("is clean when built from a clean checkout, and release upload accepts it", async () => {
     const clone = cloneOfHead();
@@ -76,7 +83,11 @@ describe("a bundle and the commit it names", () => {
     const imported = /from "\.\/([\w-]+)\.js"/.exec(readFileSync(join(clone, "service/src/main.ts"), "utf8"))![1]!;
     writeFileSync(join(clone, `service/src/${imported}.js`), `export * from "./${imported}.ts";\nconsole.error("not in the commit");\n`);
     const result = await buildBundle({ repoDir: clone, outDir: tempDir("mpg14b-out") });
-    expect(readZip(readFileSync(result.zipPath)).find((e) => e.name === "app/server.mjs")!.data.toString()).toContain("not in the commit");
+    expect(
+      readZip(readFileSync(result.zipPath))
+        .find((e) => e.name === "app/server.mjs")!
+        .data.toString(),
+    ).toContain("not in the commit");
     expect(result.dirtyReasons).toEqual([`service/src/${imported}.js is not tracked by git`]);
   }, 120_000);
 });

@@ -12,7 +12,10 @@ function zipOf(): Promise<Buffer> {
   zip.end();
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {
-    zip.outputStream.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks))).on("error", reject);
+    zip.outputStream
+      .on("data", (c: Buffer) => chunks.push(c))
+      .on("end", () => resolve(Buffer.concat(chunks)))
+      .on("error", reject);
   });
 }
 
@@ -49,8 +52,16 @@ describe("readZip", () => {
     ["a local header offset into the middle of other data", (zip) => zip.writeUInt32LE(7, layout(zip, 1).central + 42), /local header of "app\/plain\.txt" is damaged/],
     ["a size past the end", (zip) => zip.writeUInt32LE(zip.length, layout(zip, 1).central + 20), /entry "app\/plain\.txt" points past the end of the file/],
     ["a stored entry with a changed byte", (zip) => void zip.writeUInt8(zip.readUInt8(layout(zip, 1).data) ^ 1, layout(zip, 1).data), /entry "app\/plain\.txt" is damaged: its CRC-32 does not match/],
-    ["a deflated entry that inflates to more than its size", (zip) => zip.writeUInt32LE(3, layout(zip, 0).central + 24), /entry "hooks\/start\.sh" is damaged: inflates to more than the 3 bytes the directory says/],
-    ["a deflated entry that inflates to less than its size", (zip) => zip.writeUInt32LE(100_000, layout(zip, 0).central + 24), new RegExp(`entry "hooks/start\\.sh" is damaged: it inflates to ${TEXT.length} bytes, the directory says 100000`)],
+    [
+      "a deflated entry that inflates to more than its size",
+      (zip) => zip.writeUInt32LE(3, layout(zip, 0).central + 24),
+      /entry "hooks\/start\.sh" is damaged: inflates to more than the 3 bytes the directory says/,
+    ],
+    [
+      "a deflated entry that inflates to less than its size",
+      (zip) => zip.writeUInt32LE(100_000, layout(zip, 0).central + 24),
+      new RegExp(`entry "hooks/start\\.sh" is damaged: it inflates to ${TEXT.length} bytes, the directory says 100000`),
+    ],
   ];
   it.each(damage)("refuses %s with one line naming the file, the entry and the damage", async (_what, corrupt, expected) => {
     const zip = await zipOf();

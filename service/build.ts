@@ -48,7 +48,10 @@ export async function buildService(outDir: string, opts: BuildServiceOptions = {
   const out = resolve(outDir);
   await mkdir(out, { recursive: true });
   const outfile = join(out, "server.mjs");
-  const modelRel = relative(out, resolve(opts.modelDir ?? SERVICE_MODEL_DIR)).split("\\").join("/") || ".";
+  const modelRel =
+    relative(out, resolve(opts.modelDir ?? SERVICE_MODEL_DIR))
+      .split("\\")
+      .join("/") || ".";
   const serviceDir = resolve(opts.serviceDir ?? SERVICE_DIR);
   const pkg = JSON.parse(readFileSync(join(serviceDir, "..", "package.json"), "utf8")) as { version: string };
   const result = await build({
@@ -76,6 +79,8 @@ export async function buildService(outDir: string, opts: BuildServiceOptions = {
     banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
   });
   // Keys outside the file namespace ("ns:path") name no file on disk.
-  const inputs = Object.keys(result.metafile.inputs).filter((key) => !/^[a-z-]+:/.test(key)).map((key) => resolve(dirname(serviceDir), key));
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((key) => !/^[a-z-]+:/.test(key))
+    .map((key) => resolve(dirname(serviceDir), key));
   return { outfile, external: EXTERNAL, inputs };
 }

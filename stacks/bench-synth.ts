@@ -80,7 +80,9 @@ async function main(): Promise<void> {
     const barrelSeconds = measure("prebuilt program, barrel provider import (baseline)", process.execPath, [barrel], env);
     console.log("");
     console.log(`app median ${appSeconds.toFixed(2)} s (target < 2 s); CLI median ${cliSeconds.toFixed(2)} s (CLI overhead ${(cliSeconds - appSeconds).toFixed(2)} s)`);
-    console.log(`deep imports vs barrel import: ${deepSeconds.toFixed(2)} s vs ${barrelSeconds.toFixed(2)} s, ratio ${(deepSeconds / barrelSeconds).toFixed(2)} (${(barrelSeconds / deepSeconds).toFixed(1)}x faster)`);
+    console.log(
+      `deep imports vs barrel import: ${deepSeconds.toFixed(2)} s vs ${barrelSeconds.toFixed(2)} s, ratio ${(deepSeconds / barrelSeconds).toFixed(2)} (${(barrelSeconds / deepSeconds).toFixed(1)}x faster)`,
+    );
   } finally {
     await Promise.all([rm(outdir, { recursive: true, force: true }), rm(deep, { force: true }), rm(barrel, { force: true })]);
   }

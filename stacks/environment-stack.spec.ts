@@ -197,16 +197,22 @@ describe.each(["dev", "staging", "prod"] as const)("the %s stack", (name) => {
     const stack = stacks[name];
     const notification = stack.resource("aws_s3_bucket_notification", "deployment-trigger");
     expect(notification.bucket).toMatch(/^\$\{aws_s3_bucket\.revisions_bucket/);
-    expect(notification.lambda_function).toEqual([
-      expect.objectContaining({ events: ["s3:ObjectCreated:*"], filter_prefix: `releases/${name}/`, filter_suffix: ".zip" }),
-    ]);
+    expect(notification.lambda_function).toEqual([expect.objectContaining({ events: ["s3:ObjectCreated:*"], filter_prefix: `releases/${name}/`, filter_suffix: ".zip" })]);
     const lambda = stack.resource("aws_lambda_function", "deployment-trigger");
     expect(lambda.environment.variables).toMatchObject({ DEPLOYMENT_GROUP_NAME: `mpg-model-${name}`, DEPLOYMENT_STRATEGY: config.deployment.strategy, RELEASE_PREFIX: `releases/${name}/` });
   });
 
   it("outputs what the release tools and clients need", () => {
     expect(Object.keys(stacks[name].json.output).sort()).toEqual(
-      expect.arrayContaining(["codedeploy_application", "codedeploy_deployment_group", "instance_connect_endpoint_id", "load_balancer_dns_name", "release_prefix", "revision_bucket", "ssh_operators_policy_arn"]),
+      expect.arrayContaining([
+        "codedeploy_application",
+        "codedeploy_deployment_group",
+        "instance_connect_endpoint_id",
+        "load_balancer_dns_name",
+        "release_prefix",
+        "revision_bucket",
+        "ssh_operators_policy_arn",
+      ]),
     );
   });
 });
@@ -251,7 +257,13 @@ describe("configuration variants", () => {
     const certificateArn = "arn:aws:acm:eu-west-1:333333333333:certificate/0f2b7c1e-5d1a-4c3e-9f5b-2a7d8e6c4b10";
     prod.loadBalancer.certificateArn = certificateArn;
     const stack = synthesizeStack(parseEnvironments({ ...DECLARED_ENVIRONMENTS, prod }), "prod");
-    expect(stack.resource("aws_elb", "load-balancer").listener).toContainEqual({ lb_port: 443, lb_protocol: "HTTPS", instance_port: 8080, instance_protocol: "HTTP", ssl_certificate_id: certificateArn });
+    expect(stack.resource("aws_elb", "load-balancer").listener).toContainEqual({
+      lb_port: 443,
+      lb_protocol: "HTTPS",
+      instance_port: 8080,
+      instance_protocol: "HTTP",
+      ssl_certificate_id: certificateArn,
+    });
     const ports = Object.values(stack.resources("aws_vpc_security_group_ingress_rule")).map((r) => r.from_port);
     expect(ports).toContain(443);
   });

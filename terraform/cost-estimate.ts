@@ -97,10 +97,7 @@ const PRICERS: Readonly<Record<string, Pricer>> = {
     return out;
   },
   aws_ebs_volume: (v, p) => volume("", v, p),
-  aws_nat_gateway: (v, p) => [
-    hourly("NAT gateway", p.natGatewayHourly),
-    usage("Data processed", `${money(p.natGatewayPerGb)} per GB`),
-  ],
+  aws_nat_gateway: (v, p) => [hourly("NAT gateway", p.natGatewayHourly), usage("Data processed", `${money(p.natGatewayPerGb)} per GB`)],
   aws_eip: (_v, p) => [hourly("Public IPv4 address", p.publicIpv4Hourly)],
   aws_elb: (v, p) => [
     hourly("Classic Load Balancer", p.clbHourly),
@@ -124,10 +121,7 @@ const PRICERS: Readonly<Record<string, Pricer>> = {
     return [hourly(`Interface endpoint (${zones} zone${zones === 1 ? "" : "s"})`, p.interfaceEndpointHourly, zones), usage("Data processed", `${money(p.interfaceEndpointPerGb)} per GB`)];
   },
   aws_flow_log: (_v, p) => [usage("Flow log records (vended log ingestion)", `${money(p.logsIngestPerGb)} per GB`)],
-  aws_cloudwatch_log_group: (_v, p) => [
-    usage("Log ingestion", `${money(p.logsIngestPerGb)} per GB`),
-    usage("Log storage", `${money(p.logsStorageGbMonth)} per GB-month`),
-  ],
+  aws_cloudwatch_log_group: (_v, p) => [usage("Log ingestion", `${money(p.logsIngestPerGb)} per GB`), usage("Log storage", `${money(p.logsStorageGbMonth)} per GB-month`)],
   aws_lambda_function: (v, p) => [
     usage("Requests", `${money(p.lambdaPerMillionRequests)} per 1M requests`),
     usage(`Duration (${numOf(v.memory_size) ?? 128} MB)`, `${money(p.lambdaPerGbSecond)} per GB-second`),

@@ -143,7 +143,9 @@ export function costSection(costs: readonly StackCost[], options: { breakdown?: 
     "",
     "On-demand list prices, 730 hours a month. Monthly cost depends on usage for NAT and load balancer data, logs, Lambda, S3 and SQS: not included in the totals.",
     ...(notPriced.length ? ["", "> [!WARNING]", `> Not priced (missing from the price table, so the totals are lower bounds): ${notPriced.map((a) => `\`${cell(a)}\``).join(", ")}`] : []),
-    ...(sources.length ? ["", `Price table: ${sources.map((t) => `${t.region} read ${t.read.split(",")[0]} from ${t.sources[0]} and the other pages listed in terraform/cost-prices.ts`).join("; ")}.`] : []),
+    ...(sources.length
+      ? ["", `Price table: ${sources.map((t) => `${t.region} read ${t.read.split(",")[0]} from ${t.sources[0]} and the other pages listed in terraform/cost-prices.ts`).join("; ")}.`]
+      : []),
     "",
     ...(options.breakdown === false ? [] : costs.flatMap((c) => [...costBreakdown(c), ""])),
   ];

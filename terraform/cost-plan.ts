@@ -55,10 +55,7 @@ type Parsed = z.infer<typeof ShowJson>;
 
 function managed(module: Module | undefined): PricedResource[] {
   if (!module) return [];
-  return [
-    ...(module.resources ?? []).filter((r) => r.mode === "managed").map((r) => ({ address: r.address, type: r.type, values: r.values ?? {} })),
-    ...(module.child_modules ?? []).flatMap(managed),
-  ];
+  return [...(module.resources ?? []).filter((r) => r.mode === "managed").map((r) => ({ address: r.address, type: r.type, values: r.values ?? {} })), ...(module.child_modules ?? []).flatMap(managed)];
 }
 
 /** Provider config key -> region, when the region is a constant in the configuration. */

@@ -19,7 +19,10 @@ function plan(before: Resource[], after: Resource[], region: unknown = { constan
     format_version: "1.2",
     prior_state: { format_version: "1.0", values: module(before) },
     planned_values: module(after),
-    configuration: { provider_config: { aws: { name: "aws", expressions: { region } } }, root_module: { resources: [...before, ...after].map((r) => ({ address: r.address, provider_config_key: "aws" })) } },
+    configuration: {
+      provider_config: { aws: { name: "aws", expressions: { region } } },
+      root_module: { resources: [...before, ...after].map((r) => ({ address: r.address, provider_config_key: "aws" })) },
+    },
   };
 }
 
@@ -81,7 +84,11 @@ describe("monthly cost of a plan, checked by hand", () => {
   });
 
   it("lowers the estimate when the plan destroys an instance, and says so per resource", () => {
-    const before = [instance("blue", "c6i.large", { root_block_device: [{ volume_size: 20, volume_type: "gp3" }] }), instance("green", "c6i.large", { root_block_device: [{ volume_size: 20, volume_type: "gp3" }] }), nat];
+    const before = [
+      instance("blue", "c6i.large", { root_block_device: [{ volume_size: 20, volume_type: "gp3" }] }),
+      instance("green", "c6i.large", { root_block_device: [{ volume_size: 20, volume_type: "gp3" }] }),
+      nat,
+    ];
     const cost = stackCost("prod", plan(before, [before[0]!, nat]));
     // each: 730 x $0.096 = $70.08 + 20 GB x $0.088 = $1.76 -> $71.84; NAT $35.04
     expect(dollars(cost.baseline.monthly)).toBe("$178.72");

@@ -23,7 +23,12 @@ function formatPlan(plan: StackPlan): string {
       `  (init ${plan.seconds.init}s, validate ${plan.seconds.validate}s, plan ${plan.seconds.plan}s)`,
     ...Object.entries(byType)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([type, actions]) => `  ${type.padEnd(48)} ${Object.entries(actions).map(([action, n]) => `${action} ${n}`).join(", ")}`),
+      .map(
+        ([type, actions]) =>
+          `  ${type.padEnd(48)} ${Object.entries(actions)
+            .map(([action, n]) => `${action} ${n}`)
+            .join(", ")}`,
+      ),
     ...dangerous.map((d) => `  !! ${d.action.toUpperCase()} of stateful resource ${d.address}`),
   ];
   return lines.join("\n");
@@ -55,7 +60,13 @@ async function main(): Promise<number> {
     }
   }
   if (values.json) {
-    console.log(JSON.stringify(plans.map(({ stack, summary, seconds }) => ({ stack, ...summary, seconds, ...(costs.has(stack) ? { cost: costs.get(stack) } : {}) })), null, 2));
+    console.log(
+      JSON.stringify(
+        plans.map(({ stack, summary, seconds }) => ({ stack, ...summary, seconds, ...(costs.has(stack) ? { cost: costs.get(stack) } : {}) })),
+        null,
+        2,
+      ),
+    );
   } else {
     console.log(plans.map((plan) => [formatPlan(plan), ...(costs.has(plan.stack) ? ["", costText(costs.get(plan.stack)!)] : [])].join("\n")).join("\n\n"));
   }

@@ -138,7 +138,9 @@ const SHRINK: ReadonlyArray<{ readonly model: ModelDetail | "omitted"; readonly 
 export function renderPlanComment(reviews: readonly StackReview[], context: CommentContext = {}): string {
   const maxLength = context.maxLength ?? GITHUB_COMMENT_LIMIT - 1_000;
   const failed = reviews.filter((r) => r.error !== undefined).map((r) => r.stack);
-  const source = [context.commit ? `commit ${code(context.commit.slice(0, 12))}` : undefined, context.buildUrl ? `[full plans in the build artifacts](${context.buildUrl})` : undefined].filter(Boolean);
+  const source = [context.commit ? `commit ${code(context.commit.slice(0, 12))}` : undefined, context.buildUrl ? `[full plans in the build artifacts](${context.buildUrl})` : undefined].filter(
+    Boolean,
+  );
   const head = [
     COMMENT_MARKER,
     "## Terraform plan review",
@@ -153,7 +155,11 @@ export function renderPlanComment(reviews: readonly StackReview[], context: Comm
   const costs = reviews.flatMap((r) => (r.cost ? [r.cost] : []));
   const render = (budget: number, level: (typeof SHRINK)[number]) => {
     const details = reviews.map((r) => stackDetails(r, budget));
-    const model = !context.modelSection ? [] : level.model === "omitted" ? ["## Model", "", "The model section was left out to fit GitHub's comment size limit: see the model report in the build artifacts.", ""] : [context.modelSection(level.model).trimEnd(), ""];
+    const model = !context.modelSection
+      ? []
+      : level.model === "omitted"
+        ? ["## Model", "", "The model section was left out to fit GitHub's comment size limit: see the model report in the build artifacts.", ""]
+        : [context.modelSection(level.model).trimEnd(), ""];
     return [...head, "", ...details.flatMap((d) => [...d.lines, ""]), legend, "", ...costSection(costs, { breakdown: level.breakdown }), ...model].join("\n");
   };
   // Largest per-stack address budget that fits at the first level where anything fits.

@@ -109,10 +109,7 @@ describe("npm run plan:review, end to end with a real plan against existing stat
     write({ model: { triggers_replace: "v2" }, added: { input: "y" } });
     await writeModelReport({ modelDir: DEFAULT_MODEL_DIR, outDir: join(root, "model-report"), repo: REPO, baseRef: "HEAD" });
     // An earlier comment of ours (on the second page) must be updated, not duplicated.
-    github.comments = [
-      ...Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}` })),
-      { id: 101, body: `${COMMENT_MARKER}\nold plan` },
-    ];
+    github.comments = [...Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}` })), { id: 101, body: `${COMMENT_MARKER}\nold plan` }];
     const reportArgs = ["--model-report", join(root, "model-report"), "--model-report-url", "https://output.example/model-report/index.html"];
     result = await run(["--synth-dir", join(root, "synth"), "--out", out, "--github-api", github.base, ...reportArgs, "demo"], {
       ...process.env,

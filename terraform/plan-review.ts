@@ -24,7 +24,6 @@ import { COMMENT_MARKER, type StackReview } from "./plan-comment.js";
 import { changesFromShowJson, summarizeChanges } from "./plan-summary.js";
 import { terraform } from "./terraform-runner.js";
 
-
 export interface ReviewStackOptions {
   readonly stack: string;
   /** The directory terraform runs in: cdktf.out/stacks/<stack> in CI. */
@@ -88,8 +87,7 @@ function explainGitHubError(error: unknown, apiBase: string): Error {
   const e = error as { status?: number; message?: string; request?: { method?: string; url?: string } };
   if (typeof e.status !== "number") return error instanceof Error ? error : new Error(String(error));
   const path = (e.request?.url ?? "").replace(apiBase.replace(/\/+$/, ""), "");
-  const hint =
-    e.status === 401 ? " (the token is invalid or expired)" : e.status === 403 || e.status === 404 ? " (the token needs write access to pull requests / issues of this repository)" : "";
+  const hint = e.status === 401 ? " (the token is invalid or expired)" : e.status === 403 || e.status === 404 ? " (the token needs write access to pull requests / issues of this repository)" : "";
   return new GitHubError(`GitHub ${e.request?.method ?? "request"} ${path} failed: ${e.status} ${STATUS_CODES[e.status] ?? ""}${hint}: ${(e.message ?? "").slice(0, 300)}`, { cause: error });
 }
 

@@ -33,7 +33,10 @@ export interface PlanStacksOptions {
 
 export async function synthesizedStacks(synthDir: string): Promise<string[]> {
   const entries = await readdir(join(synthDir, "stacks"), { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { changesFromPlanStream, changesFromShowJson, summarizeChanges } from "./plan-summary.js";
 
-const event = (addr: string, type: string, action: string) =>
-  JSON.stringify({ type: "planned_change", change: { resource: { addr, resource_type: type }, action } });
+const event = (addr: string, type: string, action: string) => JSON.stringify({ type: "planned_change", change: { resource: { addr, resource_type: type }, action } });
 
 describe("plan summary", () => {
   it("counts changes per action and type and calls out replaced or destroyed stateful resources", () => {

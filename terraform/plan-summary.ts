@@ -54,9 +54,7 @@ export function summarizeChanges(changes: readonly ResourceChange[]): PlanSummar
 
 const ShowJson = z.object({
   format_version: z.string(),
-  resource_changes: z
-    .array(z.object({ address: z.string(), type: z.string(), mode: z.string(), change: z.object({ actions: z.array(z.string()) }) }))
-    .optional(),
+  resource_changes: z.array(z.object({ address: z.string(), type: z.string(), mode: z.string(), change: z.object({ actions: z.array(z.string()) }) })).optional(),
 });
 
 function actionOf(actions: readonly string[]): PlanAction | undefined {

@@ -15,12 +15,7 @@ export const AWS_PROVIDER_VERSION = "5.100.0";
  * unset: terraform's own implicit local mirror directories, then /opt/tf-plugins (where the
  * offline development machines keep theirs).
  */
-export const CANDIDATE_MIRRORS = [
-  join(process.env.HOME ?? "/root", ".terraform.d", "plugins"),
-  "/usr/local/share/terraform/plugins",
-  "/usr/share/terraform/plugins",
-  "/opt/tf-plugins",
-] as const;
+export const CANDIDATE_MIRRORS = [join(process.env.HOME ?? "/root", ".terraform.d", "plugins"), "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins", "/opt/tf-plugins"] as const;
 
 function holdsAwsProvider(mirror: string): boolean {
   return existsSync(join(mirror, AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION));

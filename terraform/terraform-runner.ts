@@ -7,9 +7,7 @@ import { x, xSync, type Output } from "tinyexec";
 export class TerraformMissingError extends Error {
   override readonly name = "TerraformMissingError";
   constructor() {
-    super(
-      "terraform is not installed or not on PATH: install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install) to validate and plan the stacks",
-    );
+    super("terraform is not installed or not on PATH: install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install) to validate and plan the stacks");
   }
 }
 

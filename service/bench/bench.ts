@@ -87,12 +87,7 @@ interface Server {
 async function start(kind: "baseline" | "service" | "reference", bundle: string): Promise<Server> {
   const port = await freePort();
   const env = { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn" };
-  const args =
-    kind === "baseline"
-      ? ["-e", BASELINE_SRC, String(port)]
-      : kind === "service"
-        ? [bundle]
-        : ["--import", "tsx", join(import.meta.dirname, "node-http-predict.ts"), String(port)];
+  const args = kind === "baseline" ? ["-e", BASELINE_SRC, String(port)] : kind === "service" ? [bundle] : ["--import", "tsx", join(import.meta.dirname, "node-http-predict.ts"), String(port)];
   const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "inherit"], cwd: ROOT });
   const url = `http://127.0.0.1:${port}`;
   if (kind === "service") await waitFor(`${url}/ready`, child, 30_000);

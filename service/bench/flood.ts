@@ -32,7 +32,11 @@ async function run(file: string, stdout: "pipe" | "stall") {
   const during = await ready.stop();
   const alive = srv.child.exitCode === null && srv.child.signalCode === null;
   const after = alive ? await get(`${srv.url}/ready`).catch(() => ({ status: 0, ms: 0, body: "" })) : { status: 0, ms: 0, body: "" };
-  const metrics = alive ? await get(`${srv.metricsUrl}/metrics`).then((r) => r.body).catch(() => "") : "";
+  const metrics = alive
+    ? await get(`${srv.metricsUrl}/metrics`)
+        .then((r) => r.body)
+        .catch(() => "")
+    : "";
   const dropped = (reason: string) => Number(new RegExp(`log_lines_dropped_total\\{reason="${reason}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   const exit = alive ? undefined : await srv.exit;
   await srv.stop();

@@ -32,7 +32,8 @@ interface Phase {
 
 async function phase(url: string, body: string | undefined): Promise<Phase> {
   const p = probe(`${url}/ready`);
-  const load = body === undefined ? await new Promise<undefined>((r) => setTimeout(() => r(undefined), SECONDS * 1000)) : await wrk(`${url}/predict`, { connections: CONNECTIONS, seconds: SECONDS, body });
+  const load =
+    body === undefined ? await new Promise<undefined>((r) => setTimeout(() => r(undefined), SECONDS * 1000)) : await wrk(`${url}/predict`, { connections: CONNECTIONS, seconds: SECONDS, body });
   const { ms, statuses } = await p.stop();
   return {
     p50: percentile(ms, 50),
@@ -51,7 +52,11 @@ async function main(): Promise<void> {
   try {
     await wrk(`${srv.url}/predict`, { connections: CONNECTIONS, seconds: 3, body: ONE }); // warm-up
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, body] of [["idle", undefined], ["single", ONE], ["batch", BATCH]] as const) {
+      for (const [name, body] of [
+        ["idle", undefined],
+        ["single", ONE],
+        ["batch", BATCH],
+      ] as const) {
         const r = await phase(srv.url, body);
         results[name]!.push(r);
         console.log(
@@ -68,7 +73,10 @@ async function main(): Promise<void> {
   const idleP99 = med("idle", (r) => r.p99);
   console.log("\nresults (medians of rounds)");
   console.log(`  /ready alone                       p50 ${med("idle", (r) => r.p50).toFixed(1)} ms  p99 ${idleP99.toFixed(1)} ms   baseline`);
-  for (const [name, label] of [["single", "64 conns of 1-row /predict"], ["batch", "64 conns of 1000-row /predict"]] as const) {
+  for (const [name, label] of [
+    ["single", "64 conns of 1-row /predict"],
+    ["batch", "64 conns of 1000-row /predict"],
+  ] as const) {
     const p99 = med(name, (r) => r.p99);
     console.log(
       `  /ready under ${label.padEnd(30)} p50 ${med(name, (r) => r.p50).toFixed(1)} ms  p99 ${p99.toFixed(1)} ms  (${(p99 / idleP99).toFixed(1)}x alone; target p99 < 500 ms)` +

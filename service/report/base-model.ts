@@ -26,7 +26,11 @@ function git(repo: string, args: string[]): Buffer {
 /** The commit a ref names, or null when it names none here. */
 export function resolveCommit(repo: string, ref: string): string | null {
   try {
-    return git(repo, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).toString("utf8").trim() || null;
+    return (
+      git(repo, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`])
+        .toString("utf8")
+        .trim() || null
+    );
   } catch {
     return null;
   }

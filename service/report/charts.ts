@@ -57,10 +57,7 @@ function residualChart(id: string, title: string, field: "model_year" | "origin"
 
 function dependenceChart(id: string, feature: "weight" | "model_year", title: string, report: ModelReport): Chart {
   // The base first, so the candidate's curve is drawn on top where they coincide.
-  const rows = [
-    ...(report.base_partial_dependence?.[feature] ?? []).map((p) => ({ ...p, model: BASE })),
-    ...report.analysis.partial_dependence[feature].map((p) => ({ ...p, model: CANDIDATE })),
-  ];
+  const rows = [...(report.base_partial_dependence?.[feature] ?? []).map((p) => ({ ...p, model: BASE })), ...report.analysis.partial_dependence[feature].map((p) => ({ ...p, model: CANDIDATE }))];
   const encoding = {
     x: { field: "value", type: "quantitative" as const, title: feature === "weight" ? "weight (lbs)" : "model year", scale: { zero: false }, axis: feature === "model_year" ? { format: "d" } : {} },
     y: { field: "mean_prediction", type: "quantitative" as const, title: "mean predicted MPG", scale: { zero: false } },

@@ -77,7 +77,10 @@ export function smokeTable(report: ModelReport): string[] {
 
 function fingerprints(report: ModelReport): string {
   const m = report.model;
-  const data = m.data_sha256_claimed === m.data_sha256_scored ? `data \`${m.data_sha256_scored.slice(0, 12)}\`` : `data \`${m.data_sha256_scored.slice(0, 12)}\` (the manifest claims \`${m.data_sha256_claimed.slice(0, 12)}\`: trained on other data)`;
+  const data =
+    m.data_sha256_claimed === m.data_sha256_scored
+      ? `data \`${m.data_sha256_scored.slice(0, 12)}\``
+      : `data \`${m.data_sha256_scored.slice(0, 12)}\` (the manifest claims \`${m.data_sha256_claimed.slice(0, 12)}\`: trained on other data)`;
   return `Model \`${m.sha256.slice(0, 12)}\` · ${data}`;
 }
 

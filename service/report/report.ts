@@ -53,8 +53,7 @@ export async function buildReport(candidate: Model, base: BaseModel): Promise<Mo
 
   const analysis = await analyze(candidate, holdout);
   const baseAnalysis = baseModel ? await analyze(baseModel, holdout) : null;
-  const compared =
-    base.status === "found" ? `${base.ref} (${base.manifest.name} ${base.manifest.version}, commit ${base.commit.slice(0, 12)})` : `nothing: ${base.reason}`;
+  const compared = base.status === "found" ? `${base.ref} (${base.manifest.name} ${base.manifest.version}, commit ${base.commit.slice(0, 12)})` : `nothing: ${base.reason}`;
 
   return {
     report_version: REPORT_VERSION,
@@ -68,7 +67,15 @@ export async function buildReport(candidate: Model, base: BaseModel): Promise<Mo
     },
     base:
       base.status === "found"
-        ? { status: "found", ref: base.ref, commit: base.commit, name: base.manifest.name, version: base.manifest.version, sha256: base.manifest.model_sha256, same_model: base.manifest.model_sha256 === manifest.model_sha256 }
+        ? {
+            status: "found",
+            ref: base.ref,
+            commit: base.commit,
+            name: base.manifest.name,
+            version: base.manifest.version,
+            sha256: base.manifest.model_sha256,
+            same_model: base.manifest.model_sha256 === manifest.model_sha256,
+          }
         : base,
     gate: { pass: result.pass, failed: result.checks.filter((c) => !c.pass).map((c) => c.name), compared_with: compared },
     holdout_rows: holdout.length,

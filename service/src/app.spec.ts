@@ -194,7 +194,13 @@ const BAD: Bad[] = [
   { name: "negative weight", body: withCar({ weight: -1 }), status: 400, field: "instances[0].weight", says: /at least 1500/ },
   { name: "zero horsepower", body: withCar({ horsepower: 0 }), status: 400, field: "instances[0].horsepower", says: /at least 40/ },
   { name: "huge displacement", body: withCar({ displacement: 1e308 }), status: 400, field: "instances[0].displacement", says: /at most 500/ },
-  { name: "overflow to Infinity (1e999)", body: '{"instances":[{"cylinders":8,"displacement":307,"horsepower":130,"weight":1e999,"acceleration":12,"model_year":1970,"origin":"USA"}]}', status: 400, field: "instances[0].weight", says: /must be a number|at most/ },
+  {
+    name: "overflow to Infinity (1e999)",
+    body: '{"instances":[{"cylinders":8,"displacement":307,"horsepower":130,"weight":1e999,"acceleration":12,"model_year":1970,"origin":"USA"}]}',
+    status: 400,
+    field: "instances[0].weight",
+    says: /must be a number|at most/,
+  },
   { name: "NaN literal", body: '{"instances":[{"cylinders":8,"displacement":NaN}]}', status: 400, field: "(body)", says: /not valid JSON: Unexpected token/ },
   { name: "Infinity literal", body: '{"instances":[{"weight":Infinity}]}', status: 400, field: "(body)", says: /JSON/ },
   { name: "unknown origin", body: withCar({ origin: "UK" }), status: 400, field: "instances[0].origin", says: /one of USA, Europe, Japan/ },
@@ -209,7 +215,13 @@ const BAD: Bad[] = [
   { name: "malformed JSON", body: '{"instances": [', status: 400, field: "(body)", says: /JSON/ },
   { name: "empty JSON body", body: "", status: 400, field: "(body)", says: /empty/ },
   { name: "prototype poisoning", body: `{"instances":[${JSON.stringify(EXAMPLE_CAR)}],"__proto__":{"admin":true}}`, status: 400, field: "__proto__", says: /unknown field/ },
-  { name: "constructor poisoning in an instance", body: `{"instances":[${JSON.stringify(EXAMPLE_CAR).slice(0, -1)},"constructor":{"prototype":{"admin":true}}}]}`, status: 400, field: "instances[0].constructor", says: /unknown field/ },
+  {
+    name: "constructor poisoning in an instance",
+    body: `{"instances":[${JSON.stringify(EXAMPLE_CAR).slice(0, -1)},"constructor":{"prototype":{"admin":true}}}]}`,
+    status: 400,
+    field: "instances[0].constructor",
+    says: /unknown field/,
+  },
   { name: "text/plain", body: JSON.stringify(good), contentType: "text/plain", status: 415, field: "content-type", says: /application\/json.*text\/plain/ },
   { name: "form encoded", body: "instances=1", contentType: "application/x-www-form-urlencoded", status: 415, field: "content-type", says: /application\/json/ },
   { name: "body over BODY_LIMIT_BYTES", body: JSON.stringify({ instances: [EXAMPLE_CAR], pad: "x".repeat(1024 * 1024) }), status: 413, field: "(body)", says: /limit of 1048576 bytes/ },
@@ -217,12 +229,40 @@ const BAD: Bad[] = [
   { name: "v2: unknown model", path: "/v2/models/other/infer", body: v2Body([EXAMPLE_CAR]), status: 404, field: "", says: /not found/ },
   { name: "v2: malformed model name", path: "/v2/models/%E0%A4%A/infer", body: v2Body([EXAMPLE_CAR]), status: 400, field: "name", says: /percent-encoding/ },
   { name: "v2: no inputs", path: "/v2/models/auto-mpg/infer", body: { inputs: [] }, status: 400, field: "inputs", says: /at least|>=1|too small/i },
-  { name: "v2: unknown input", path: "/v2/models/auto-mpg/infer", body: { inputs: [...v2Body([EXAMPLE_CAR]).inputs, { name: "colour", shape: [1], datatype: "BYTES", data: ["red"] }] }, status: 400, field: "inputs[7].name", says: /unknown input "colour"/ },
+  {
+    name: "v2: unknown input",
+    path: "/v2/models/auto-mpg/infer",
+    body: { inputs: [...v2Body([EXAMPLE_CAR]).inputs, { name: "colour", shape: [1], datatype: "BYTES", data: ["red"] }] },
+    status: 400,
+    field: "inputs[7].name",
+    says: /unknown input "colour"/,
+  },
   { name: "v2: missing input", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([EXAMPLE_CAR]).inputs.slice(0, 6) }, status: 400, field: "inputs", says: /missing input "origin"/ },
-  { name: "v2: wrong datatype", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([EXAMPLE_CAR]).inputs.map((t) => (t.name === "origin" ? { ...t, datatype: "FP32" } : t)) }, status: 400, field: "inputs[6].datatype", says: /BYTES/ },
-  { name: "v2: shape disagrees with data", path: "/v2/models/auto-mpg/infer", body: { inputs: v2Body([EXAMPLE_CAR]).inputs.map((t, i) => (i === 0 ? { ...t, shape: [2] } : t)) }, status: 400, field: "inputs[0].data", says: /1 values but shape says 2/ },
+  {
+    name: "v2: wrong datatype",
+    path: "/v2/models/auto-mpg/infer",
+    body: { inputs: v2Body([EXAMPLE_CAR]).inputs.map((t) => (t.name === "origin" ? { ...t, datatype: "FP32" } : t)) },
+    status: 400,
+    field: "inputs[6].datatype",
+    says: /BYTES/,
+  },
+  {
+    name: "v2: shape disagrees with data",
+    path: "/v2/models/auto-mpg/infer",
+    body: { inputs: v2Body([EXAMPLE_CAR]).inputs.map((t, i) => (i === 0 ? { ...t, shape: [2] } : t)) },
+    status: 400,
+    field: "inputs[0].data",
+    says: /1 values but shape says 2/,
+  },
   { name: "v2: out-of-range value", path: "/v2/models/auto-mpg/infer", body: v2Body([EXAMPLE_CAR, { ...EXAMPLE_CAR, weight: 9000 }]), status: 400, field: "inputs[3].data[1]", says: /at most 6000/ },
-  { name: "v2: unknown output requested", path: "/v2/models/auto-mpg/infer", body: { ...v2Body([EXAMPLE_CAR]), outputs: [{ name: "probabilities" }] }, status: 400, field: "outputs[0].name", says: /unknown output/ },
+  {
+    name: "v2: unknown output requested",
+    path: "/v2/models/auto-mpg/infer",
+    body: { ...v2Body([EXAMPLE_CAR]), outputs: [{ name: "probabilities" }] },
+    status: 400,
+    field: "outputs[0].name",
+    says: /unknown output/,
+  },
   { name: "v2: unknown top-level field", path: "/v2/models/auto-mpg/infer", body: { ...v2Body([EXAMPLE_CAR]), instances: [] }, status: 400, field: "instances", says: /unknown field/ },
 ];
 
@@ -238,7 +278,11 @@ describe("bad requests get a 4xx that names the field and the reason", () => {
     expect(res.status, res.text).toBe(c.status);
     expect(typeof res.json.error).toBe("string");
     expect(res.json.error).toMatch(c.says);
-    if (c.field !== "") expect(res.json.issues.map((i: { field: string }) => i.field), res.text).toContain(c.field);
+    if (c.field !== "")
+      expect(
+        res.json.issues.map((i: { field: string }) => i.field),
+        res.text,
+      ).toContain(c.field);
     expect(res.text).not.toMatch(/node_modules|\bat .*\.(ts|js):\d+/); // no stack traces
     expect(res.headers.get("x-request-id")).toBeTruthy();
   });
@@ -281,7 +325,7 @@ describe("bad requests get a 4xx that names the field and the reason", () => {
 
   it("never answers 5xx to any of 300 random JSON bodies", async () => {
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const values = (): unknown => {
       const pick = Math.floor(rand() * 9);
       if (pick === 0) return null;

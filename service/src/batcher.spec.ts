@@ -19,10 +19,7 @@ describe("dynamic batching", () => {
     for (const c of cars) alone.push((await model.predict([c]))[0]);
     const spy = vi.spyOn(model, "predictEncoded");
     const batcher = new Batcher(model);
-    const results = await Promise.all([
-      batcher.predict(model.encode([cars[0]!]), 1),
-      batcher.predict(model.encode([cars[1]!, cars[2]!]), 2),
-    ]);
+    const results = await Promise.all([batcher.predict(model.encode([cars[0]!]), 1), batcher.predict(model.encode([cars[1]!, cars[2]!]), 2)]);
     expect(spy).toHaveBeenCalledTimes(1);
     expect(spy.mock.calls[0]![1]).toBe(3);
     expect([...results[0]!, ...results[1]!]).toEqual(alone);

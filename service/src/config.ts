@@ -11,12 +11,7 @@ const relativeModelDir = typeof __SERVICE_MODEL_DIR_RELATIVE__ === "string" ? __
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL(relativeModelDir.endsWith("/") ? relativeModelDir : `${relativeModelDir}/`, import.meta.url));
 
 /** A whole number written in decimal digits; unlike z.coerce, "" and "8e3" and " 1" are errors. */
-const whole = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+const whole = (min: number, max: number) => z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(min).max(max));
 
 export const configSchema = z
   .object({

@@ -105,9 +105,7 @@ describe("KServe datatypes are held to their ranges", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         inputs: Object.entries(EXAMPLE_CAR).map(([name, v]) =>
-          name === "weight"
-            ? { name, shape: [1], datatype: cylinders.datatype, data: [cylinders.value] }
-            : { name, shape: [1], datatype: name === "origin" ? "BYTES" : "FP64", data: [v] },
+          name === "weight" ? { name, shape: [1], datatype: cylinders.datatype, data: [cylinders.value] } : { name, shape: [1], datatype: name === "origin" ? "BYTES" : "FP64", data: [v] },
         ),
       }),
     }).then(async (r) => ({ status: r.status, json: (await r.json()) as { error?: string } }));
@@ -123,7 +121,12 @@ describe("KServe datatypes are held to their ranges", () => {
     expect(r.json.error).toMatch(says);
   });
 
-  it.each([["INT16", 3504], ["INT64", 3504], ["FP16", 3504], ["FP32", 3504.5]])("accepts %s %d", async (datatype, value) => {
+  it.each([
+    ["INT16", 3504],
+    ["INT64", 3504],
+    ["FP16", 3504],
+    ["FP32", 3504.5],
+  ])("accepts %s %d", async (datatype, value) => {
     expect((await infer({ datatype, value })).status).toBe(200);
   });
 });

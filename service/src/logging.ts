@@ -50,10 +50,7 @@ export function createLogger(opts: CreateLoggerOptions): { logger: Logger; drops
   destination.on("drop", () => {
     drops.bufferFull++;
   });
-  const logger = pino(
-    { level: opts.level, base: { service: "model-service", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    destination,
-  );
+  const logger = pino({ level: opts.level, base: { service: "model-service", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
   let reported = 0;
   const timer = setInterval(() => {
     const n = drops.bufferFull - reported;

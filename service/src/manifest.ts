@@ -36,10 +36,7 @@ export type Feature = z.infer<typeof featureSchema>;
  * One column of the model's float input tensor: either a numeric feature as is,
  * or a one-hot indicator (1 when the categorical feature equals `one_hot`, else 0).
  */
-export const inputColumnSchema = z.union([
-  z.strictObject({ feature: featureName }),
-  z.strictObject({ feature: featureName, one_hot: z.string().min(1) }),
-]);
+export const inputColumnSchema = z.union([z.strictObject({ feature: featureName }), z.strictObject({ feature: featureName, one_hot: z.string().min(1) })]);
 export type InputColumn = z.infer<typeof inputColumnSchema>;
 
 const metricsSchema = z.strictObject({
@@ -82,9 +79,7 @@ export const manifestSchema = z
     metrics: z.strictObject({ holdout: metricsSchema }),
     smoke_test: z.strictObject({
       tolerance: z.number().positive(),
-      cases: z
-        .array(z.strictObject({ name: z.string(), instance: z.record(z.string(), z.union([z.number(), z.string()])), expected: z.number() }))
-        .min(2),
+      cases: z.array(z.strictObject({ name: z.string(), instance: z.record(z.string(), z.union([z.number(), z.string()])), expected: z.number() })).min(2),
     }),
   })
   .superRefine((m, ctx) => {
@@ -175,9 +170,7 @@ export async function readModelFiles(dir: string): Promise<ModelFiles> {
   }
   const actual = sha256(modelBytes);
   if (actual !== manifest.model_sha256) {
-    throw new ModelLoadError(
-      `model file ${modelPath} does not match its manifest: SHA-256 is ${actual}, manifest says ${manifest.model_sha256}`,
-    );
+    throw new ModelLoadError(`model file ${modelPath} does not match its manifest: SHA-256 is ${actual}, manifest says ${manifest.model_sha256}`);
   }
   return { manifest, modelBytes, modelPath };
 }

@@ -27,8 +27,13 @@ describe("metrics recorded per route and folded into prom-client at scrape time"
     const rows = new Counter({ name: "model_rows_predicted_total", help: "x", labelNames: ["endpoint"], registers: [ref] });
 
     let seed = 3;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const routes: [string, string][] = [["/predict", "POST"], ["/health", "GET"], ["/v2/models/:name/infer", "POST"], ["unmatched", "GET"]];
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const routes: [string, string][] = [
+      ["/predict", "POST"],
+      ["/health", "GET"],
+      ["/v2/models/:name/infer", "POST"],
+      ["unmatched", "GET"],
+    ];
     const statuses = [200, 200, 200, 400, 404, 413, 415, 500, 503];
     const names = ["http_requests_total", "http_request_duration_seconds", "model_rows_predicted_total"];
     for (let scrape = 0; scrape < 4; scrape++) {

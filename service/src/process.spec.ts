@@ -96,11 +96,7 @@ describe.concurrent("start-up refuses a missing, corrupt or mismatched model wit
       /onnxruntime cannot load the model/,
     ],
     ["manifest names an input the model lacks", async (d) => editManifest(d, (m) => (m.input.name = "features")), /no input named "features"/],
-    [
-      "manifest smoke test disagrees with the model",
-      async (d) => editManifest(d, (m) => (m.smoke_test.cases[0].expected += 5)),
-      /warm-up predictions do not match/,
-    ],
+    ["manifest smoke test disagrees with the model", async (d) => editManifest(d, (m) => (m.smoke_test.cases[0].expected += 5)), /warm-up predictions do not match/],
   ];
   it.each(cases)("%s", async (name, edit, message) => {
     const dir = await modelCopy(name.replace(/\W+/g, "-"), edit);

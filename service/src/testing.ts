@@ -24,9 +24,7 @@ export interface RunningApp {
 }
 
 /** buildApp + listen (service and metrics) on 127.0.0.1:0, with logs captured as parsed JSON lines. */
-export async function startApp(
-  opts: Partial<Omit<AppOptions, "model" | "logger">> & { manifest?: (m: Manifest) => Manifest } = {},
-): Promise<RunningApp> {
+export async function startApp(opts: Partial<Omit<AppOptions, "model" | "logger">> & { manifest?: (m: Manifest) => Manifest } = {}): Promise<RunningApp> {
   const loaded = await Model.load(MODEL_DIR);
   let model = loaded;
   if (opts.manifest) {

@@ -81,7 +81,7 @@ describe("compilePredictCheck (the /predict fast path)", () => {
 
   it("never accepts what zod refuses, over 5000 random mutations of a valid body", () => {
     let seed = 11;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const values: unknown[] = [null, true, "", "USA", "Europe", "Japan", "x", 0, -0, 1, 2.5, 3, 12, 13, 40, 1970, 1982, 1983, 6000, 6000.5, 1e308, -1, NaN, Infinity, [], {}, [1]];
     const keys = [...Object.keys(EXAMPLE_CAR), "colour", "instances", "__proto__"];
     let accepted = 0;

@@ -59,13 +59,10 @@ function featureSchema(f: Feature): z.ZodType {
   const unit = f.unit ? ` ${f.unit}` : "";
   let n = z.number({ error: (iss) => (iss.input === undefined ? "required" : `must be a number, got ${describe(iss.input)}`) });
   if (f.type === "integer") n = n.int({ error: (iss) => `must be a whole number, got ${String(iss.input)}` });
-  return n
-    .min(f.min, { error: (iss) => `must be at least ${f.min}${unit}, got ${String(iss.input)}` })
-    .max(f.max, { error: (iss) => `must be at most ${f.max}${unit}, got ${String(iss.input)}` });
+  return n.min(f.min, { error: (iss) => `must be at least ${f.min}${unit}, got ${String(iss.input)}` }).max(f.max, { error: (iss) => `must be at most ${f.max}${unit}, got ${String(iss.input)}` });
 }
 
-const unknownKeys = (iss: { code?: string; keys?: string[] }) =>
-  iss.code === "unrecognized_keys" ? `unknown field(s): ${(iss.keys ?? []).join(", ")}` : undefined;
+const unknownKeys = (iss: { code?: string; keys?: string[] }) => (iss.code === "unrecognized_keys" ? `unknown field(s): ${(iss.keys ?? []).join(", ")}` : undefined);
 
 const instanceSchemas = new WeakMap<Manifest, z.ZodType>();
 
@@ -113,13 +110,10 @@ export function compilePredictCheck(manifest: Manifest, maxRows: number): (body:
       return (v) => typeof v === "string" && allowed.has(v);
     }
     const { min, max } = f;
-    return f.type === "integer"
-      ? (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max
-      : (v) => typeof v === "number" && Number.isFinite(v) && v >= min && v <= max;
+    return f.type === "integer" ? (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max : (v) => typeof v === "number" && Number.isFinite(v) && v >= min && v <= max;
   });
   const width = names.length;
-  const plainObject = (v: unknown): v is Record<string, unknown> =>
-    typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+  const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
   /** Exactly one enumerable key (as zod counts them: for...in), and it is "instances". */
   const onlyInstances = (body: Record<string, unknown>): boolean => {
     let n = 0;

@@ -61,15 +61,7 @@ export const INPUT_COLUMNS: InputColumn[] = [
  * ONNX export take identical branches on every input (see float32AtLeast).
  */
 export function encode(car: Car): number[] {
-  return [
-    car.cylinders,
-    car.displacement,
-    car.horsepower,
-    car.weight,
-    car.acceleration,
-    car.model_year,
-    ...ORIGINS.map((o) => (car.origin === o ? 1 : 0)),
-  ].map(Math.fround);
+  return [car.cylinders, car.displacement, car.horsepower, car.weight, car.acceleration, car.model_year, ...ORIGINS.map((o) => (car.origin === o ? 1 : 0))].map(Math.fround);
 }
 
 interface RawCar {

@@ -27,9 +27,7 @@ function committedManifest(): { manifest: Manifest | null; from: string } {
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { "model-dir": { type: "string" }, baseline: { type: "string" } } });
   const dir = values["model-dir"] ?? DEFAULT_MODEL_DIR;
-  const base = values.baseline
-    ? { manifest: parseManifest(await readFile(values.baseline, "utf8"), values.baseline), from: values.baseline }
-    : committedManifest();
+  const base = values.baseline ? { manifest: parseManifest(await readFile(values.baseline, "utf8"), values.baseline), from: values.baseline } : committedManifest();
   const model = await Model.load(dir);
   try {
     const result = await gate(model, base.manifest);

@@ -61,10 +61,10 @@ describe("quality gate", () => {
 
   it("rejects a model that gets better mileage for heavier cars", async () => {
     // One tree: light cars 15 MPG, heavy cars 30 MPG - spread, but backwards.
-    const bytes = treeEnsembleToOnnx(
-      [{ leaf: false, feature: 3, threshold: 3000, left: { leaf: true, value: 15 }, right: { leaf: true, value: 30 } }],
-      { nFeatures: INPUT_COLUMNS.length, aggregate: "AVERAGE" },
-    );
+    const bytes = treeEnsembleToOnnx([{ leaf: false, feature: 3, threshold: 3000, left: { leaf: true, value: 15 }, right: { leaf: true, value: 30 } }], {
+      nFeatures: INPUT_COLUMNS.length,
+      aggregate: "AVERAGE",
+    });
     const r = await gate(await load(committed, bytes), null);
     expect(failed(r)).toContain("heavier-cars-use-more-fuel");
     expect(r.pass).toBe(false);

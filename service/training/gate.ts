@@ -144,9 +144,7 @@ export async function gate(model: Model, committed: Manifest | null): Promise<Ga
   );
 
   const claimed = m.metrics.holdout;
-  const honest =
-    claimed.rows === metrics.rows &&
-    (["rmse", "mae", "r2", "baseline_rmse"] as const).every((k) => Math.abs(claimed[k] - metrics[k]) <= GATE.manifestMetricsTolerance);
+  const honest = claimed.rows === metrics.rows && (["rmse", "mae", "r2", "baseline_rmse"] as const).every((k) => Math.abs(claimed[k] - metrics[k]) <= GATE.manifestMetricsTolerance);
   check("manifest-metrics-match", honest, `manifest claims ${JSON.stringify(claimed)}, measured ${JSON.stringify(metrics)}`);
 
   const smoke = await model.predict(m.smoke_test.cases.map((c) => c.instance));

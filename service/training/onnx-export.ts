@@ -9,9 +9,7 @@ import onnxProto from "onnx-proto";
 const { onnx } = onnxProto;
 
 /** A binary regression tree, in a form independent of the library that grew it. */
-export type TreeNode =
-  | { leaf: true; value: number }
-  | { leaf: false; feature: number; threshold: number; left: TreeNode; right: TreeNode };
+export type TreeNode = { leaf: true; value: number } | { leaf: false; feature: number; threshold: number; left: TreeNode; right: TreeNode };
 
 export interface EnsembleOptions {
   nFeatures: number;
@@ -109,7 +107,10 @@ export function treeEnsembleToOnnx(trees: readonly TreeNode[], opts: EnsembleOpt
     { name: "n_targets", type: A.INT, i: 1 },
     ints("nodes_falsenodeids", n.falseIds),
     ints("nodes_featureids", n.featureIds),
-    ints("nodes_missing_value_tracks_true", n.nodeIds.map(() => 0)),
+    ints(
+      "nodes_missing_value_tracks_true",
+      n.nodeIds.map(() => 0),
+    ),
     strings("nodes_modes", n.modes),
     ints("nodes_nodeids", n.nodeIds),
     ints("nodes_treeids", n.treeIds),

@@ -47,12 +47,17 @@ function doc(s: Synth, suffix: string): Statement[] {
 }
 
 function roleNames(s: Synth): string[] {
-  return Object.values(s.resource.aws_iam_role ?? {}).map((r) => r.name as string).sort();
+  return Object.values(s.resource.aws_iam_role ?? {})
+    .map((r) => r.name as string)
+    .sort();
 }
 
 /** IAM's StringLike: `*` any run of characters (including "/"), `?` exactly one character. */
 function stringLike(pattern: string, value: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${regex}$`, "s").test(value);
 }
 
@@ -135,8 +140,7 @@ describe("CircleciDeployRoles", () => {
   });
 
   it("lets the upload and promote roles write only under their own environment's release prefix", () => {
-    const writes = (s: Synth, role: string) =>
-      doc(s, `${role}-permissions`).filter((st) => st.actions.some((a) => /^s3:(Put|Delete|Copy|Restore)/.test(a)));
+    const writes = (s: Synth, role: string) => doc(s, `${role}-permissions`).filter((st) => st.actions.some((a) => /^s3:(Put|Delete|Copy|Restore)/.test(a)));
     expect(writes(synths.dev, "upload")).toEqual([expect.objectContaining({ resources: ["arn:aws:s3:::bucket-dev/releases/dev/*"] })]);
     expect(writes(synths.staging, "promote")).toEqual([expect.objectContaining({ resources: ["arn:aws:s3:::bucket-staging/releases/staging/*"] })]);
     expect(writes(synths.prod, "promote")).toEqual([expect.objectContaining({ resources: ["arn:aws:s3:::bucket-prod/releases/prod/*"] })]);
@@ -148,7 +152,9 @@ describe("CircleciDeployRoles", () => {
     const actions = doc(synths.prod, "promote-permissions").flatMap((st) => st.actions);
     expect(actions).toEqual(expect.arrayContaining(["codedeploy:GetDeployment", "codedeploy:ListDeploymentInstances", "elasticloadbalancing:DescribeInstanceHealth"]));
     expect(actions.filter((a) => /^codedeploy:(Create|Stop|Continue|Delete|Update|Register)/.test(a))).toEqual([]);
-    const groups = doc(synths.prod, "promote-permissions").flatMap((st) => st.resources ?? []).filter((r) => r.includes(":deploymentgroup:"));
+    const groups = doc(synths.prod, "promote-permissions")
+      .flatMap((st) => st.resources ?? [])
+      .filter((r) => r.includes(":deploymentgroup:"));
     expect(new Set(groups)).toEqual(new Set(["arn:aws:codedeploy:eu-west-1:333333333333:deploymentgroup:mpg-model-prod/mpg-model-prod"]));
   });
 

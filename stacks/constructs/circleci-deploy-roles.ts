@@ -254,7 +254,10 @@ function watchStatements(config: DeployRolesEnvironment, names: ResourceNames, p
  */
 export function iamServiceOf(resourceType: string): string | undefined {
   const rules: Array<[RegExp, string]> = [
-    [/^aws_(vpc|subnet|eip|nat_gateway|internet_gateway|route_table|route|security_group|default_security_group|instance|flow_log|network_acl|default_network_acl|default_route_table|vpc_endpoint|vpc_security_group_(ingress|egress)_rule|ec2_instance_connect_endpoint)(_|$)/, "ec2"],
+    [
+      /^aws_(vpc|subnet|eip|nat_gateway|internet_gateway|route_table|route|security_group|default_security_group|instance|flow_log|network_acl|default_network_acl|default_route_table|vpc_endpoint|vpc_security_group_(ingress|egress)_rule|ec2_instance_connect_endpoint)(_|$)/,
+      "ec2",
+    ],
     [/^aws_elb($|_)|^aws_load_balancer_|^aws_proxy_protocol_policy$|^aws_app_cookie_stickiness_policy$|^aws_lb_cookie_stickiness_policy$/, "elasticloadbalancing"],
     [/^aws_s3_/, "s3"],
     [/^aws_iam_/, "iam"],

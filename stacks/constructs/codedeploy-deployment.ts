@@ -77,9 +77,7 @@ export class CodeDeployDeployment extends Construct {
       // Two tag sets are ANDed: this environment's instances of the slot that is live at creation.
       ec2TagSet: [environmentFilter, { ec2TagFilter: [{ key: SLOT_TAG_KEY, type: "KEY_AND_VALUE", value: INITIAL_LIVE_SLOT }] }],
       blueGreenDeploymentConfig: {
-        deploymentReadyOption: manual
-          ? { actionOnTimeout: "STOP_DEPLOYMENT", waitTimeInMinutes: deployment.manualApprovalMinutes }
-          : { actionOnTimeout: "CONTINUE_DEPLOYMENT" },
+        deploymentReadyOption: manual ? { actionOnTimeout: "STOP_DEPLOYMENT", waitTimeInMinutes: deployment.manualApprovalMinutes } : { actionOnTimeout: "CONTINUE_DEPLOYMENT" },
         greenFleetProvisioningOption: { action: "DISCOVER_EXISTING" },
         // Terraform owns the instances: terminating them would fight the next plan. Keep them for rollback.
         terminateBlueInstancesOnDeploymentSuccess: { action: "KEEP_ALIVE" },

@@ -23,7 +23,13 @@ function stackFor(envName: string, options: { reservedConcurrency?: number } = {
   const config = loadEnvironment(envName);
   new AwsProvider(stack, "aws", { region: config.region });
   const bucket = new S3Bucket(stack, "revisions", { bucket: `mpg-model-${envName}-revisions-${config.accountId}-${config.region}` });
-  const trigger = new DeploymentTrigger(stack, "trigger", { config, revisionBucketId: bucket.id, revisionBucketArn: bucket.arn, code: buildHandlerArtifact({ projectRoot: REPO, directory: BUILD }), ...options });
+  const trigger = new DeploymentTrigger(stack, "trigger", {
+    config,
+    revisionBucketId: bucket.id,
+    revisionBucketArn: bucket.arn,
+    code: buildHandlerArtifact({ projectRoot: REPO, directory: BUILD }),
+    ...options,
+  });
   return { stack, trigger, config };
 }
 
@@ -87,7 +93,14 @@ describe("DeploymentTrigger", () => {
     const notification = only(staging.resource.aws_s3_bucket_notification);
     expect(notification).toMatchObject({
       bucket: "${aws_s3_bucket.revisions.id}",
-      lambda_function: [{ events: ["s3:ObjectCreated:*"], filter_prefix: "releases/staging/", filter_suffix: ".zip", lambda_function_arn: expect.stringMatching(/^\$\{aws_lambda_function\.trigger_function_\w+\.arn\}$/) }],
+      lambda_function: [
+        {
+          events: ["s3:ObjectCreated:*"],
+          filter_prefix: "releases/staging/",
+          filter_suffix: ".zip",
+          lambda_function_arn: expect.stringMatching(/^\$\{aws_lambda_function\.trigger_function_\w+\.arn\}$/),
+        },
+      ],
     });
     expect(notification.depends_on).toEqual([expect.stringMatching(/^aws_lambda_permission\.trigger_s3-invoke_\w+$/)]);
     expect(only(staging.resource.aws_lambda_permission)).toMatchObject({
@@ -111,15 +124,21 @@ describe("DeploymentTrigger", () => {
 
     it("is assumed by Lambda from its own account only", () => {
       const trust = Object.entries(staging.data.aws_iam_policy_document ?? {}).find(([name]) => name.includes("trust"))![1].statement[0]!;
-      expect(trust).toMatchObject({ actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }], condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111111111111"] }] });
+      expect(trust).toMatchObject({
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111111111111"] }],
+      });
     });
 
     // Wildcards in general: stacks/rules/no-wildcard-actions.ts, applied to every stack.
     it("uses resource * only to find the live slot, with the two Describe calls that have no resource-level permissions", () => {
       for (const s of [staging, dev]) {
-        expect(statements(s).filter((statement) => statement.resources.includes("*")).map((statement) => [statement.sid, [...statement.actions].sort()])).toEqual([
-          ["ReadWhichSlotIsLive", ["ec2:DescribeInstances", "elasticloadbalancing:DescribeLoadBalancers"]],
-        ]);
+        expect(
+          statements(s)
+            .filter((statement) => statement.resources.includes("*"))
+            .map((statement) => [statement.sid, [...statement.actions].sort()]),
+        ).toEqual([["ReadWhichSlotIsLive", ["ec2:DescribeInstances", "elasticloadbalancing:DescribeLoadBalancers"]]]);
       }
     });
 

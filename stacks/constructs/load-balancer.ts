@@ -48,9 +48,7 @@ export class LoadBalancer extends Construct {
     const { settings } = props;
     const listener = [
       { lbPort: 80, lbProtocol: "HTTP", instancePort: props.servicePort, instanceProtocol: "HTTP" },
-      ...(settings.certificateArn
-        ? [{ lbPort: 443, lbProtocol: "HTTPS", instancePort: props.servicePort, instanceProtocol: "HTTP", sslCertificateId: settings.certificateArn }]
-        : []),
+      ...(settings.certificateArn ? [{ lbPort: 443, lbProtocol: "HTTPS", instancePort: props.servicePort, instanceProtocol: "HTTP", sslCertificateId: settings.certificateArn }] : []),
     ];
     this.elb = new Elb(this, "elb", {
       name: props.name,

@@ -48,9 +48,7 @@ export class PrivateBucket extends Construct {
       bucket: this.bucket.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
     });
-    const versioning = props.versioned
-      ? new S3BucketVersioning(this, "versioning", { bucket: this.bucket.id, versioningConfiguration: { status: "Enabled" } })
-      : undefined;
+    const versioning = props.versioned ? new S3BucketVersioning(this, "versioning", { bucket: this.bucket.id, versioningConfiguration: { status: "Enabled" } }) : undefined;
     new S3BucketLifecycleConfiguration(this, "lifecycle", {
       bucket: this.bucket.id,
       dependsOn: versioning ? [versioning] : [],
@@ -59,9 +57,7 @@ export class PrivateBucket extends Construct {
           id: props.versioned ? "expire-superseded-versions" : "expire-objects",
           status: "Enabled",
           filter: [{ prefix: "" }],
-          ...(props.versioned
-            ? { noncurrentVersionExpiration: [{ noncurrentDays: props.expireAfterDays }] }
-            : { expiration: [{ days: props.expireAfterDays }] }),
+          ...(props.versioned ? { noncurrentVersionExpiration: [{ noncurrentDays: props.expireAfterDays }] } : { expiration: [{ days: props.expireAfterDays }] }),
           abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
         },
       ],

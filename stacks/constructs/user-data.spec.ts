@@ -27,7 +27,11 @@ describe("instance user data", () => {
 
   it("fails the boot when a baked AMI carries another agent or Node.js", () => {
     const script = renderUserData({ region: "eu-west-1", nodeMajorVersion: 24, amiHasRuntime: true });
-    for (const [agent, node, ok] of [["1.8.1-26", "v24.22.3", true], ["1.6.0-49", "v24.22.3", false], ["1.8.1-26", "v20.20.2", false]] as const) {
+    for (const [agent, node, ok] of [
+      ["1.8.1-26", "v24.22.3", true],
+      ["1.6.0-49", "v24.22.3", false],
+      ["1.8.1-26", "v20.20.2", false],
+    ] as const) {
       // Stand-ins for the instance's commands: report the versions under test, succeed otherwise.
       const stubs = `node() { echo ${node}; }; dpkg-query() { printf "codedeploy-agent\\t%s\\n" ${agent}; }; systemctl() { :; }; export -f node dpkg-query systemctl`;
       const run = spawnSync("bash", ["-c", `${stubs}; bash -s`], { input: script, encoding: "utf8" });

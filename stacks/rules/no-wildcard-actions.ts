@@ -44,7 +44,8 @@ export const noWildcardActions: StackRule = {
         if (statement.not_actions) add("NotAction in an Allow statement grants every action but the listed ones");
         for (const action of actions) {
           if (EVERY_ACTION.test(action)) add(`grants every action${action === "*" ? "" : ` of ${action.split(":")[0]}`} (${action})`);
-          else if (action.includes("*") && !ACCEPTED_ACTION_FAMILIES.includes(action)) add(`grants the action pattern ${action}, which is not an accepted family (${ACCEPTED_ACTION_FAMILIES.join(", ")})`);
+          else if (action.includes("*") && !ACCEPTED_ACTION_FAMILIES.includes(action))
+            add(`grants the action pattern ${action}, which is not an accepted family (${ACCEPTED_ACTION_FAMILIES.join(", ")})`);
         }
         if (((statement.resources as string[] | undefined) ?? []).includes("*")) {
           const scoped = actions.filter((action) => !ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS.includes(action));

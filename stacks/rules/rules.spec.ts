@@ -86,14 +86,18 @@ describe("policy rules, each with a compliant and a non-compliant fixture", () =
       aws_security_group: { c: { ingress: [{ protocol: "-1", from_port: 0, to_port: 0, cidr_blocks: ["0.0.0.0/0"] }] } },
     });
     expect(messages(noSshFromWorld, stack)).toEqual([
-      expect.stringMatching(/^aws_vpc_security_group_ingress_rule\.half1, aws_vpc_security_group_ingress_rule\.half2: security group \$\{aws_security_group\.a\.id\} admits SSH from the internet: 0\.0\.0\.0\/1, 128\.0\.0\.0\/1 admit/),
+      expect.stringMatching(
+        /^aws_vpc_security_group_ingress_rule\.half1, aws_vpc_security_group_ingress_rule\.half2: security group \$\{aws_security_group\.a\.id\} admits SSH from the internet: 0\.0\.0\.0\/1, 128\.0\.0\.0\/1 admit/,
+      ),
       expect.stringMatching(/^aws_vpc_security_group_ingress_rule\.range: security group \$\{aws_security_group\.b\.id\} admits SSH from the internet: ::\/0 admits/),
       expect.stringMatching(/^aws_security_group\.c: security group \$\{aws_security_group\.c\.id\} admits SSH from the internet: 0\.0\.0\.0\/0 admits/),
     ]);
   });
 
   it("imdsv2-required: required tokens pass; optional or unset tokens fail", () => {
-    expect(messages(imdsv2Required, stackOf({ aws_instance: { a: { metadata_options: { http_tokens: "required" } } }, aws_launch_template: { t: { metadata_options: [{ http_tokens: "required" }] } } }))).toEqual([]);
+    expect(
+      messages(imdsv2Required, stackOf({ aws_instance: { a: { metadata_options: { http_tokens: "required" } } }, aws_launch_template: { t: { metadata_options: [{ http_tokens: "required" }] } } })),
+    ).toEqual([]);
     expect(messages(imdsv2Required, stackOf({ aws_instance: { a: { metadata_options: { http_tokens: "optional" } }, b: {} } }))).toEqual([
       'aws_instance.a: metadata_options.http_tokens is "optional", must be "required"',
       'aws_instance.b: metadata_options.http_tokens is "unset (IMDSv1 allowed)", must be "required"',
@@ -122,7 +126,11 @@ describe("policy rules, each with a compliant and a non-compliant fixture", () =
   });
 
   it("no-public-buckets: a bucket with all four public access blocks passes; a missing or partial block or a public ACL fails", () => {
-    const block = (bucket: string, off: string[] = []) => Object.fromEntries([["bucket", `\${aws_s3_bucket.${bucket}.id}`], ...["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"].map((k) => [k, !off.includes(k)])]);
+    const block = (bucket: string, off: string[] = []) =>
+      Object.fromEntries([
+        ["bucket", `\${aws_s3_bucket.${bucket}.id}`],
+        ...["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"].map((k) => [k, !off.includes(k)]),
+      ]);
     expect(messages(noPublicBuckets, stackOf({ aws_s3_bucket: { a: {} }, aws_s3_bucket_public_access_block: { a: block("a") } }))).toEqual([]);
     const bad = stackOf({
       aws_s3_bucket: { a: {}, b: {} },
