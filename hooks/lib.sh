@@ -15,6 +15,7 @@ if [[ -n "$DEPLOY_ROOT" ]]; then
 else
   SERVICE_MANAGER=systemd
 fi
+readonly DEPLOY_ROOT SERVICE_MANAGER
 
 BUNDLE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REVISION_ENV="$BUNDLE_DIR/config/revision.env"
@@ -37,6 +38,7 @@ PID_FILE="$STATE_DIR/service.pid"
 LOG_FILE="$LOG_DIR/service.log"
 SERVICE_USER="$APP_NAME"
 STOP_TIMEOUT_SECONDS=30
+readonly BUNDLE_DIR REVISION_ENV APP_DIR ETC_DIR SERVICE_ENV UNIT_FILE STATE_DIR LOG_DIR PID_FILE LOG_FILE SERVICE_USER STOP_TIMEOUT_SECONDS
 
 log() { printf '[%s] %s: %s\n' "$(date -u +%H:%M:%S)" "${LIFECYCLE_EVENT:-hook}" "$*"; }
 warn() { log "WARNING: $*" >&2; }

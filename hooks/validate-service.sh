@@ -4,7 +4,7 @@ set -euo pipefail
 # shellcheck source=hooks/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-READY_TIMEOUT_SECONDS=60
+readonly READY_TIMEOUT_SECONDS=60
 
 fail_with_logs() {
   warn "$1"
