@@ -7,7 +7,7 @@
  * hook fails) -> ssh to the instance and `sh make_prediction.sh` in its application folder, as a
  * user does (instance-ssh.ts) -> summary -> stop the instance.
  */
-import { spawn } from "node:child_process";
+import { x } from "tinyexec";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import which from "which";
@@ -285,33 +285,18 @@ async function runNpmScript(repoDir: string, script: string, args: string[], onL
   await run("npm", ["run", "--silent", script, ...(args.length ? ["--", ...args] : [])], { ...process.env } as Record<string, string>, onLine, repoDir);
 }
 
-/** Runs a command, streaming its output lines; resolves with stdout, rejects naming the exit code. */
-function run(command: string, args: string[], env: Record<string, string>, onLine: (line: string) => void, cwd?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let tail = "";
-    for (const stream of [child.stdout, child.stderr]) {
-      let partial = "";
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk: string) => {
-        if (stream === child.stdout) stdout += chunk;
-        partial += chunk;
-        const lines = partial.split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) {
-          onLine(line);
-          tail = line;
-        }
-      });
-      stream.on("end", () => {
-        if (partial) {
-          onLine(partial);
-          tail = partial;
-        }
-      });
+/** Runs a command, streaming its output lines (stdout and stderr); rejects naming the exit code and the last line. */
+async function run(command: string, args: string[], env: Record<string, string>, onLine: (line: string) => void, cwd?: string): Promise<void> {
+  const child = x(command, args, { throwOnError: false, nodeOptions: { cwd, env, stdio: ["ignore", "pipe", "pipe"] } });
+  let tail = "";
+  try {
+    for await (const line of child) {
+      onLine(line);
+      tail = line;
     }
-    child.on("error", (e) => reject(new Error(`cannot run ${command}: ${e.message}`)));
-    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${[command, ...args].join(" ")} exited with ${code}${tail ? `: ${tail}` : ""}`))));
-  });
+  } catch (e) {
+    throw new Error(`cannot run ${command}: ${(e as Error).message}`);
+  }
+  const { exitCode } = await child;
+  if (exitCode !== 0) throw new Error(`${[command, ...args].join(" ")} exited with ${exitCode}${tail ? `: ${tail}` : ""}`);
 }

@@ -6,7 +6,8 @@
  * cached outside the repository so that clean clones (CI) reuse it.
  * Commands: scripts/fleet-node-cli.ts.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { x } from "tinyexec";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
@@ -82,13 +83,10 @@ export function ensureFleetNode(options: { cacheDir?: string; log?: (line: strin
 }
 
 /** Runs vitest on the fleet's Node.js; resolves with its exit code. */
-export function runTestsOnFleetNode(fleet: FleetNode, paths: readonly string[]): Promise<number> {
+export async function runTestsOnFleetNode(fleet: FleetNode, paths: readonly string[]): Promise<number> {
   const vitest = join(REPO, "node_modules", "vitest", "vitest.mjs");
-  const child = spawn(fleet.node, [vitest, "run", ...paths], {
-    cwd: REPO,
-    stdio: "inherit",
-    // The fleet's node first on PATH, so that anything the tests spawn as `node` is it too.
-    env: { ...process.env, PATH: `${fleet.binDir}:${process.env.PATH ?? ""}` },
-  });
-  return new Promise((done) => child.on("close", (code, signal) => done(code ?? (signal ? 1 : 0))));
+  // The fleet's node first on PATH, so that anything the tests spawn as `node` is it too.
+  const env = { ...process.env, PATH: `${fleet.binDir}:${process.env.PATH ?? ""}` };
+  const { exitCode } = await x(fleet.node, [vitest, "run", ...paths], { throwOnError: false, nodeOptions: { cwd: REPO, stdio: "inherit", env } });
+  return exitCode ?? 1;
 }

@@ -3,15 +3,15 @@
  * service and the revision again on the fleet's Node.js (scripts/fleet-node.ts), because the
  * machine's node may be another major than the one production runs. Fails if either run fails.
  */
-import { spawn } from "node:child_process";
+import { x } from "tinyexec";
 import { join, resolve } from "node:path";
 import { ensureFleetNode, FLEET_NODE, FLEET_RUNTIME_TESTS, runTestsOnFleetNode } from "./fleet-node.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 
-function vitestHere(args: readonly string[]): Promise<number> {
-  const child = spawn(process.execPath, [join(REPO, "node_modules", "vitest", "vitest.mjs"), "run", ...args], { cwd: REPO, stdio: "inherit" });
-  return new Promise((done) => child.on("close", (code, signal) => done(code ?? (signal ? 1 : 0))));
+async function vitestHere(args: readonly string[]): Promise<number> {
+  const { exitCode } = await x(process.execPath, [join(REPO, "node_modules", "vitest", "vitest.mjs"), "run", ...args], { throwOnError: false, nodeOptions: { cwd: REPO, stdio: "inherit" } });
+  return exitCode ?? 1;
 }
 
 async function main(args: string[]): Promise<number> {
