@@ -5,32 +5,14 @@
  * Load Balancer's implementation reads them from EC2 tags.
  */
 import type { Slot } from "../environments/names.js";
+import type { Instance } from "../revision/instance.js";
 import type { Fleet, FleetEntry } from "./haproxy-load-balancer.js";
-
-export interface AgentEvent {
-  readonly name: string;
-  readonly status: "Succeeded" | "Failed" | "Skipped";
-  readonly start: Date;
-  readonly end: Date;
-  readonly reason?: string;
-}
-
-export interface AgentRun {
-  readonly deploymentId: string | undefined;
-  readonly status: "Succeeded" | "Failed";
-  readonly events: readonly AgentEvent[];
-  readonly failure?: { readonly event: string; readonly reason: string };
-}
 
 /**
  * One instance with the real CodeDeploy agent on it (revision/instance.ts's Instance): the
  * service side tells it which lifecycle events of which revision to run.
  */
-export interface AgentHost {
-  readonly name: string;
-  deploy(bundleZip: string, options: { applicationName: string; deploymentGroupName: string; events?: readonly string[] }): Promise<AgentRun>;
-  stop(): Promise<void>;
-}
+export type AgentHost = Pick<Instance, "name" | "deploy" | "stop">;
 
 export interface Revision {
   /** What the service reports as `revision`. */

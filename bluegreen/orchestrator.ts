@@ -31,10 +31,12 @@ import type { Slot } from "../environments/names.js";
 import { ReleaseError } from "../release/aws.js";
 import type { LoadBalancer } from "../release/load-balancer.js";
 import { chooseReplacementSlot } from "../release/slots.js";
+import type { AgentRun } from "../revision/agent-log.js";
 import { parseAppSpec, type LifecycleEvent } from "../revision/appspec.js";
+import { AGENT_EVENTS } from "../revision/codedeploy-local.js";
 import { readZip } from "../revision/zip.js";
 import { AlarmWatcher, describeAlarms, type AlarmState, type CounterSample } from "./alarms.js";
-import type { AgentRun, FleetInstance, LocalFleet, Revision } from "./fleet.js";
+import type { FleetInstance, LocalFleet, Revision } from "./fleet.js";
 import { sleep } from "./haproxy.js";
 import type { RehearsalTimings } from "./timings.js";
 
@@ -96,7 +98,7 @@ export interface OrchestratorOptions {
  * in place: codedeploy-local puts the ones a list leaves out at its FRONT, so Install would run
  * before BeforeInstall (which empties the application folders).
  */
-const REPLACEMENT_EVENTS: readonly string[] = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic"];
+const REPLACEMENT_EVENTS: readonly string[] = AGENT_EVENTS.slice(AGENT_EVENTS.indexOf("ApplicationStop"), AGENT_EVENTS.indexOf("BeforeAllowTraffic") + 1);
 
 export function newDeploymentId(): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
