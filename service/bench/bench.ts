@@ -11,20 +11,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, symlink } from "node:fs/promises";
-import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { connect } from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { buildService } from "../build.js";
 import { median } from "../../scripts/stats.js";
 import { EXAMPLE_CAR as CAR } from "../src/testing.js";
+import { bundle as serviceBundle, cleanup, freePort, percentile, ROOT } from "./harness.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const ROOT = join(import.meta.dirname, "..", "..");
-const MODEL_DIR = join(import.meta.dirname, "..", "model");
 
 const SINGLE = JSON.stringify({ instances: [CAR] });
 const BATCH = JSON.stringify({ instances: Array.from({ length: 1000 }, (_, i) => ({ ...CAR, weight: 2000 + i * 3, model_year: 1970 + (i % 13) })) });
@@ -35,18 +31,6 @@ require("node:http").createServer((req, res) => {
   req.resume();
   req.on("end", () => { res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }); res.end(body); });
 }).listen(Number(process.argv[1]), "127.0.0.1");`;
-
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, "close");
-  return port;
-}
 
 async function waitFor(url: string, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   const t0 = performance.now();
@@ -129,10 +113,8 @@ async function load(server: Server, duration = SECONDS) {
 }
 
 async function main(): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), "bench-"));
-  await symlink(join(ROOT, "node_modules"), join(work, "node_modules"), "dir");
   // BENCH_BUNDLE: a bundle built elsewhere (e.g. from an older commit, to compare before/after in one session).
-  const bundle = process.env.BENCH_BUNDLE ?? (await buildService(join(work, "dist"), { modelDir: MODEL_DIR })).outfile;
+  const bundle = await serviceBundle();
   console.log(`benchmark: ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections, autocannon in-process, servers as child processes, 127.0.0.1 only`);
 
   const kinds: ("baseline" | "service" | "reference")[] = process.env.BENCH_SKIP_REFERENCE ? ["baseline", "service"] : ["baseline", "service", "reference"];
@@ -178,7 +160,6 @@ async function main(): Promise<void> {
     child.kill("SIGTERM");
     await once(child, "exit");
   }
-  await rm(work, { recursive: true, force: true });
 
   const base = median(results.baseline!.map((r) => r.rps));
   const svc = median(results.service!.map((r) => r.rps));
@@ -210,7 +191,9 @@ async function main(): Promise<void> {
   for (const [name, value, note] of lines) console.log(`  ${name.padEnd(50)} ${value.padStart(18)}   ${note}`);
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+main()
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);

@@ -9,9 +9,9 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import getPort from "get-port";
 import { buildService } from "../build.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -45,14 +45,8 @@ export async function bundle(): Promise<string> {
   return (await buildService(join(work, "dist"), { modelDir: MODEL_DIR })).outfile;
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, "close");
-  return port;
+export function freePort(): Promise<number> {
+  return getPort({ host: "127.0.0.1" });
 }
 
 export interface Spawned {
