@@ -4,26 +4,29 @@
  * and a throwaway target per test outside the repository.
  */
 import { createHash } from "node:crypto";
-import { cpSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, createWriteStream, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import yazl from "yazl";
+import { scratchDir } from "../scripts/scratch-dir.js";
 import { readZip } from "./zip.js";
 
 export const REPO_DIR = join(import.meta.dirname, "..");
 
 const created: string[] = [];
 
-/** A fresh directory under the system temp dir (never inside the repository: see rehearsal.ts). */
+/**
+ * A fresh directory under the temp folder (never inside the repository: see rehearsal.ts),
+ * removed when the spec file ends by the tests' one temp-folder fixture (scripts/scratch-dir.ts).
+ */
 export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const dir = scratchDir(`${prefix}-`);
   created.push(dir);
   return dir;
 }
 
 /**
  * Test cleanup: stops any service a local target still runs (a failed deployment leaves its
- * service running, as on a real instance), then deletes every directory tempDir() made.
+ * service running, as on a real instance); the folders themselves go with scratchDir's.
  */
 export async function cleanupTargets(): Promise<void> {
   const stops = created.map(async (dir) => {
@@ -39,7 +42,7 @@ export async function cleanupTargets(): Promise<void> {
     if (alive(pid)) process.kill(pid, "SIGKILL");
   });
   await Promise.all(stops);
-  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+  created.length = 0;
 }
 
 function alive(pid: number): boolean {
