@@ -10,7 +10,8 @@ export default defineConfig({
     include: ["**/*.instance.spec.ts"],
     exclude: ["node_modules/**", "cdktf.out/**", "dist/**", ".tmp/**"],
     // Builds (or finds in the cache) the machine image and one revision, once for every file.
-    globalSetup: ["revision/instance.global-setup.ts"],
+    // The temp-folder guard first (its TMPDIR holds the image build's and the revision's scratch too), then the instance setup.
+    globalSetup: ["scripts/tmp-guard.global-setup.ts", "revision/instance.global-setup.ts"],
     // A deployment through the agent takes seconds; a failing one waits for a hook's timeout.
     testTimeout: 180_000,
     hookTimeout: 120_000,

@@ -3,7 +3,7 @@
  * process the tests start), and the run fails if anything is left in it at the end: a spec that
  * forgets to remove what it made shows up by name instead of piling up in /tmp.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -17,6 +17,8 @@ const TOOLS_OWN = [/^tsx-\d+$/, /^\.ses$/, /^mat-debug-\d+\.log$/];
 export default function setup(): () => void {
   const parent = tmpdir();
   const runDir = mkdtempSync(join(parent, "mpg-model-test-run-"));
+  // Like /tmp itself (sticky, writable by all): some specs run processes as another user (nobody).
+  chmodSync(runDir, 0o1777);
   process.env.TMPDIR = runDir;
   return () => {
     const left = readdirSync(runDir).filter((name) => !TOOLS_OWN.some((tool) => tool.test(name)));
