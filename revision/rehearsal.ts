@@ -13,10 +13,8 @@ import { join } from "node:path";
 import which from "which";
 import { loadEnvironments, loadEnvironment } from "../environments/index.js";
 import { resourceNames } from "../environments/names.js";
-import type { AgentLocation } from "./agent-source.js";
-import { bootInstance, type BootedInstance } from "./boot-instance.js";
+import { bootInstance, type BootedInstance, type BootInstanceOptions } from "./boot-instance.js";
 import { buildBundle, mb, type BundleResult } from "./bundle.js";
-import type { ImageNode, ImageSettings } from "./image.js";
 import type { Deployment, LifecycleEventResult } from "./instance.js";
 import { predictOverSsh } from "./instance-ssh.js";
 import { median } from "../scripts/stats.js";
@@ -27,14 +25,7 @@ export { STAGES, type StageId } from "./stages.js";
 export interface RehearsalOptions {
   readonly repoDir: string;
   /** The instance: the agent to run, the image's cache, settings and Node.js, container or fallback. */
-  readonly instance: {
-    readonly name: string;
-    readonly agent: AgentLocation;
-    readonly cacheDir: string;
-    readonly node: ImageNode;
-    readonly imageSettings?: ImageSettings;
-    readonly mode?: "auto" | "container" | "namespace";
-  };
+  readonly instance: Pick<BootInstanceOptions, "name" | "agent" | "cacheDir" | "node" | "imageSettings" | "mode">;
   /** Environment whose deployment group the local deployment is. */
   readonly environment: string;
   readonly skip: readonly StageId[];
