@@ -10,13 +10,12 @@
  * mount-namespace fallback (no container, no sshd of its own) the SSH hop's sshd on 127.0.0.1
  * stands in, and the application folder is the fallback's scratch one.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SSH_OS_USER } from "../environments/names.js";
 import { LocalInstance, type Instance } from "./instance.js";
-import { runOverSsh, SshHop, type SshRun } from "./ssh-hop.js";
+import { keygen, runOverSsh, SshHop, type SshRun } from "./ssh-hop.js";
 
 const TCP_RELAY = resolve(import.meta.dirname, "tcp-relay.mjs");
 
@@ -74,8 +73,7 @@ async function openInstanceSsh(instance: LocalInstance) {
   const dir = mkdtempSync(join(tmpdir(), "mpg-model-instance-ssh-"));
   try {
     const key = join(dir, "client_ed25519");
-    const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rehearsal (this run only)", "-f", key], { encoding: "utf8" });
-    if (made.status !== 0) throw new Error(`ssh-keygen failed (install openssh-client: npm run setup): ${made.stderr ?? made.error?.message}`);
+    const publicKey = keygen(key, "rehearsal (this run only)");
     const must = async (what: string, argv: string[], input?: string) => {
       const r = await instance.exec(argv, input === undefined ? {} : { input });
       if (r.code !== 0) throw new Error(`${what} on ${instance.name} failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
@@ -90,7 +88,7 @@ async function openInstanceSsh(instance: LocalInstance) {
         "-c",
         `install -d -m 0700 -o ${SSH_OS_USER} -g ${SSH_OS_USER} ${home}/.ssh && cat > ${home}/.ssh/authorized_keys && chown ${SSH_OS_USER}: ${home}/.ssh/authorized_keys && chmod 0600 ${home}/.ssh/authorized_keys`,
       ],
-      readFileSync(`${key}.pub`, "utf8"),
+      `${publicKey}\n`,
     );
     await must("starting sshd", ["systemctl", "start", "ssh.service"]);
     const hostKey = (await must("reading the host key", ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).trim().split(/\s+/).slice(0, 2).join(" ");

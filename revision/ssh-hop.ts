@@ -54,7 +54,8 @@ export interface SshRun {
   readonly ms: number;
 }
 
-function keygen(path: string, comment: string): string {
+/** Makes an ed25519 key pair without a passphrase at `path` and returns the public key line. */
+export function keygen(path: string, comment: string): string {
   const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path], { encoding: "utf8", timeout: 30_000 });
   if (made.error) throw new Error(`cannot run ssh-keygen (${made.error.message}): install openssh-client (npm run setup)`);
   if (made.status !== 0) throw new Error(`ssh-keygen failed: ${made.stderr.trim()}`);
